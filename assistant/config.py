@@ -40,7 +40,15 @@ class EmbeddingSettings(_Section):
 
 class ChunkingSettings(_Section):
     max_words: int = Field(
-        160, ge=20, le=400, description="Upper bound of words per chunk (MiniLM reads 256 tokens)."
+        140,
+        ge=20,
+        le=400,
+        description="Upper bound of words per chunk body; with the title and heading prepended "
+        "it stays inside the 256 tokens MiniLM reads.",
+    )
+    skip_sections: list[str] = Field(
+        default_factory=lambda: ["Provenance", "References"],
+        description="Section headings that are not evidence and are never chunked.",
     )
     overlap_sentences: int = Field(
         1, ge=0, le=5, description="Sentences repeated at the start of the next chunk of a section."
@@ -49,7 +57,8 @@ class ChunkingSettings(_Section):
 
 class StoreSettings(_Section):
     chroma_url: str | None = Field(
-        None, description="URL of a Chroma server (`chroma run`); embedded PersistentClient when unset."
+        None,
+        description="URL of a Chroma server (`chroma run`); embedded PersistentClient when unset.",
     )
     collection_prefix: str = Field("library", description="Prefix of the Chroma collection name.")
 
@@ -70,7 +79,7 @@ class RetrievalSettings(_Section):
     k_dense: int = Field(40, ge=1, description="Candidates taken from the dense (Chroma) search.")
     k_lexical: int = Field(40, ge=1, description="Candidates taken from the lexical (BM25) search.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    top_k: int = Field(12, ge=1, description="Chunks handed to the composer after fusion.")
+    top_k: int = Field(20, ge=1, description="Chunks handed to the composer after fusion.")
     max_chunks_per_source: int = Field(3, ge=1, description="Diversity cap per source.")
 
 
@@ -87,6 +96,28 @@ class ComposeSettings(_Section):
         "clinician", description="Default audience."
     )
     follow_ups: int = Field(3, ge=0, le=6, description="Suggested follow-up questions per answer.")
+    min_sentence_score: float = Field(
+        0.45, ge=0, le=1, description="Sentences scoring below this are never used."
+    )
+    relative_sentence_score: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Sentences scoring below this fraction of the best are dropped.",
+    )
+    abstain_min_support: float = Field(
+        0.5, ge=0, le=1, description="Abstain when the best sentence scores below this."
+    )
+    abstain_max_missing: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Abstain when this fraction of the question's specific terms is not in the "
+        "library at all.",
+    )
+    abstain_min_similarity: float = Field(
+        0.3, ge=0, le=1, description="Abstain when the best dense cosine similarity is below this."
+    )
 
 
 class LLMSettings(_Section):

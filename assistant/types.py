@@ -233,5 +233,5 @@ class Turn(_Model):
     def parse_list(cls, raw: Any) -> list[Turn]:
         """Validate a JSON history: a list of {role, content} objects."""
         if not isinstance(raw, list):
-            raise ValueError("history must be a JSON list of {\"role\", \"content\"} objects")
+            raise ValueError('history must be a JSON list of {"role", "content"} objects')
         return [cls.model_validate(item) for item in raw]

@@ -1,0 +1,176 @@
+"""The LLM composer: a model writes the sentences, our code decides what is cited.
+
+The model sees the retrieved sources numbered [1]..[k] (one number per source) and is asked to
+end each sentence with a marker. Every sentence then goes through ``citations.resolve_bullet``:
+markers that resolve to no shown source are dropped, sentences left uncited or carrying a number
+that their cited passages lack are dropped. Surviving sentences are placed like the extractive
+composer's: guidance-only citations under the guidelines, the rest under research topics.
+If nothing survives, the extractive answer is used and a notice says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from assistant.ask.citations import Verification, resolve_bullet
+from assistant.ask.compose import _topic
+from assistant.ask.draft import (
+    ADDITIONAL_CONTEXT,
+    BOTTOM_LINE,
+    GUIDELINES,
+    KEY_CONSIDERATIONS,
+    RESEARCH,
+    Draft,
+    DraftBullet,
+    DraftSection,
+    design_label,
+)
+from assistant.ask.evidence import Candidate, QuestionProfile
+from assistant.ask.lexicon import Lexicon
+from assistant.models import ModelUnavailable
+from assistant.prompts import CANNOT_ANSWER_PHRASE, load_prompt
+from assistant.text import content_terms, sentences
+from assistant.types import GUIDANCE_TYPES, Evidence
+
+MAX_SOURCES = 8
+FALLBACK_NOTICE = (
+    "The language model's answer could not be verified against the sources, "
+    "so the answer below is built from the sources' own sentences."
+)
+
+
+def number_sources(evidence: list[Evidence]) -> dict[int, list[Evidence]]:
+    """Number the retrieved sources 1..k in retrieval order, each with all its chunks."""
+    order: list[str] = []
+    chunks: dict[str, list[Evidence]] = {}
+    for e in evidence:
+        sid = e.source.source_id
+        if sid not in chunks:
+            if len(order) >= MAX_SOURCES:
+                continue
+            order.append(sid)
+        chunks.setdefault(sid, []).append(e)
+    return {i: chunks[sid] for i, sid in enumerate(order, start=1)}
+
+
+def format_sources(numbered: dict[int, list[Evidence]]) -> str:
+    blocks = []
+    for n, items in numbered.items():
+        ref = items[0].source
+        head = f"[{n}] {ref.title} ({design_label(ref.evidence_type)}"
+        head += f", {ref.year})" if ref.year else ")"
+        body = "\n".join(e.chunk.text for e in items)
+        blocks.append(f"{head}\n{body}")
+    return "\n\n".join(blocks)
+
+
+def _reply_text(reply: Any) -> str:
+    content = getattr(reply, "content", reply)
+    if isinstance(content, list):  # content blocks
+        content = " ".join(
+            str(b.get("text", "")) if isinstance(b, dict) else str(b) for b in content
+        )
+    return str(content)
+
+
+def invoke_model(model: Any, prompt: str) -> str:
+    try:
+        return _reply_text(model.invoke(prompt))
+    except Exception as exc:  # connection errors differ per client library
+        name = type(exc).__name__
+        if "Connect" in name or "Connection" in str(exc) or "refused" in str(exc).lower():
+            url = (
+                getattr(model, "openai_api_base", None)
+                or getattr(model, "base_url", None)
+                or "the configured server"
+            )
+            raise ModelUnavailable(
+                f"the language model server at {url} is unreachable ({name}); start it, fix "
+                "ASSISTANT_LLM__BASE_URL, or use --composer extractive"
+            ) from exc
+        raise
+
+
+def compose_with_llm(
+    question: str,
+    evidence: list[Evidence],
+    model: Any,
+    audience: str,
+    *,
+    fallback: Callable[[], Draft],
+    lexicon: Lexicon,
+    composer: str,
+) -> Draft:
+    numbered = number_sources(evidence)
+    prompt = load_prompt("answer").format(
+        audience=audience,
+        question=question,
+        sources=format_sources(numbered),
+        cannot_answer=CANNOT_ANSWER_PHRASE,
+    )
+    reply = invoke_model(model, prompt).strip()
+    if CANNOT_ANSWER_PHRASE.lower() in reply.lower():
+        return Draft(abstained=True, notice=CANNOT_ANSWER_PHRASE, composer=composer)
+    report = Verification()
+    bullets: list[tuple[DraftBullet, list[Evidence]]] = []
+    for sentence in sentences(reply.replace("\n", " \n")):
+        bullet = resolve_bullet(sentence.lstrip("-*• ").strip(), numbered, report)
+        if bullet is None:
+            continue
+        cited = [e for c in bullet.citations for e in evidence if e.chunk.chunk_id == c.chunk_id]
+        bullets.append((bullet, cited))
+    if not bullets:
+        draft = fallback()
+        draft.notice = FALLBACK_NOTICE
+        draft.composer = f"{composer} (fallback: extractive)"
+        return draft
+    return _arrange(question, bullets, lexicon, composer)
+
+
+def _arrange(
+    question: str,
+    bullets: list[tuple[DraftBullet, list[Evidence]]],
+    lexicon: Lexicon,
+    composer: str,
+) -> Draft:
+    profile = QuestionProfile(
+        question,
+        content_terms(question),
+        {},
+        lexicon.by_class(question),
+        lexicon.facets_of(question),
+    )
+    guidance: list[DraftBullet] = []
+    topics: dict[str, list[DraftBullet]] = {}
+    for bullet, cited in bullets:
+        if cited and all(e.source.evidence_type in GUIDANCE_TYPES for e in cited):
+            guidance.append(bullet)
+            continue
+        probe = Candidate(
+            bullet.text,
+            cited[0],
+            set(),
+            lexicon.facet_hits(bullet.text),
+            lexicon.by_class(bullet.text),
+        )
+        topics.setdefault(_topic(probe, profile), []).append(bullet)
+    sections: list[DraftSection] = []
+    if guidance:
+        parts = [
+            DraftSection(BOTTOM_LINE, "bottom-line", guidance[:1]),
+            DraftSection(KEY_CONSIDERATIONS, "key-considerations", guidance[1:4]),
+            DraftSection(ADDITIONAL_CONTEXT, "additional-context", guidance[4:]),
+        ]
+        sections.append(
+            DraftSection(GUIDELINES, "guidelines", subsections=[p for p in parts if p.bullets])
+        )
+    if topics:
+        sections.append(
+            DraftSection(
+                RESEARCH,
+                "research",
+                subsections=[DraftSection(t, "research-topic", b) for t, b in topics.items()],
+            )
+        )
+    return Draft(sections=sections, composer=composer)

@@ -1,0 +1,207 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank fusion.
+
+After fusion: evidence-level tie-breaking (stronger designs first when equally relevant), a cap
+on chunks per source for diversity, and a guarantee that the best guidance chunks (guidelines,
+consensus, policy) reach the composer for the 'From the Guidelines' section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.config import RetrievalSettings
+from assistant.ingest.store import Library
+from assistant.types import EVIDENCE_RANK, EVIDENCE_TYPES, GUIDANCE_TYPES, Evidence, SourceRef
+
+# One rank position at the top of an RRF list is worth about 1/(k+1) - 1/(k+2) ~ 2.6e-4 (k=60);
+# the evidence-level bonus stays below that, so it only reorders near-ties.
+_LEVEL_BONUS = 2.0e-4
+_GUIDANCE_SLOTS = 3
+
+
+@dataclass(frozen=True)
+class Filters:
+    evidence_types: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.evidence_types if t not in EVIDENCE_TYPES]
+        if unknown:
+            raise ValueError(
+                f"unknown evidence type(s) {unknown}; choose from {', '.join(EVIDENCE_TYPES)}"
+            )
+        if self.year_from and self.year_to and self.year_from > self.year_to:
+            raise ValueError(f"year range is empty: {self.year_from} > {self.year_to}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.evidence_types or self.year_from or self.year_to)
+
+    def where(self) -> dict[str, Any] | None:
+        """The same restriction as a Chroma metadata filter."""
+        clauses: list[dict[str, Any]] = []
+        if self.evidence_types:
+            clauses.append({"evidence_type": {"$in": list(self.evidence_types)}})
+        if self.year_from:
+            clauses.append({"year": {"$gte": self.year_from}})
+        if self.year_to:
+            clauses.append({"year": {"$lte": self.year_to}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, ref: SourceRef) -> bool:
+        if self.evidence_types and ref.evidence_type not in self.evidence_types:
+            return False
+        if self.year_from and (ref.year is None or ref.year < self.year_from):
+            return False
+        return not (self.year_to and (ref.year is None or ref.year > self.year_to))
+
+
+@dataclass
+class Retrieval:
+    """What retrieval found, with the raw ranked lists kept for evaluation and abstention."""
+
+    question: str
+    evidence: list[Evidence]
+    dense: list[tuple[str, float]] = field(default_factory=list)
+    lexical: list[tuple[str, float]] = field(default_factory=list)
+    query_vector: list[float] = field(default_factory=list)
+
+    @property
+    def top_similarity(self) -> float:
+        return self.dense[0][1] if self.dense else 0.0
+
+
+def rrf(rankings: Sequence[Sequence[str]], k: int) -> dict[str, float]:
+    """Reciprocal rank fusion: score(d) = sum over lists of 1 / (k + rank(d)), rank from 1."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
+
+
+class HybridRetriever:
+    """Built once from the library and settings; ``retrieve`` is called per question."""
+
+    def __init__(self, library: Library, settings: RetrievalSettings) -> None:
+        self.library = library
+        self.settings = settings
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the source list (after an ingest) and drop cached filter sets."""
+        self.sources: dict[str, SourceRef] = {
+            r.ref.source_id: r.ref for r in self.library.sources()
+        }
+        self._allowed_cache: dict[Filters, set[str]] = {}
+        self.library._lexical = None  # picks up a rebuilt lexical index
+
+    def embed(self, text: str) -> list[float]:
+        return list(self.library.embeddings.embed_query(text))
+
+    def _allowed(self, filters: Filters) -> set[str] | None:
+        if not filters.active:
+            return None
+        if filters not in self._allowed_cache:
+            keep = {sid for sid, ref in self.sources.items() if filters.accepts(ref)}
+            ids: set[str] = set()
+            for sid in keep:
+                ids.update(self.library.manifest.chunk_ids(sid))
+            self._allowed_cache[filters] = ids
+        return self._allowed_cache[filters]
+
+    def dense_search(
+        self, vector: list[float], k: int, filters: Filters = Filters()
+    ) -> list[tuple[str, float]]:
+        return self.library.dense.search(vector, k, filters.where())
+
+    def lexical_search(
+        self, query: str, k: int, filters: Filters = Filters()
+    ) -> list[tuple[str, float]]:
+        return self.library.lexical.search(query, k, self._allowed(filters))
+
+    def retrieve(
+        self,
+        question: str,
+        filters: Filters = Filters(),
+        vector: list[float] | None = None,
+        lexical_query: str | None = None,
+    ) -> Retrieval:
+        """Fused dense + lexical results; ``lexical_query`` may expand the question for BM25."""
+        vector = vector if vector is not None else self.embed(question)
+        query = lexical_query or question
+        dense = self.dense_search(vector, self.settings.k_dense, filters)
+        lexical = self.lexical_search(query, self.settings.k_lexical, filters)
+        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k)
+        dense_of = dict(dense)
+        lexical_of = dict(lexical)
+        guidance: dict[str, float] = {}
+        if not filters.evidence_types:
+            # guidance ranked on its own, so the guidelines section is not crowded out
+            only = Filters(tuple(sorted(GUIDANCE_TYPES)), filters.year_from, filters.year_to)
+            g_dense = self.dense_search(vector, self.settings.top_k, only)
+            g_lexical = self.lexical_search(query, self.settings.top_k, only)
+            guidance = rrf(
+                [[c for c, _ in g_dense], [c for c, _ in g_lexical]], self.settings.rrf_k
+            )
+            dense_of = {**dict(g_dense), **dense_of}
+            lexical_of = {**dict(g_lexical), **lexical_of}
+        chunks = self.library.manifest.chunks([*fused, *guidance])
+
+        def evidence(cid: str, score: float) -> Evidence | None:
+            chunk = chunks.get(cid)
+            ref = self.sources.get(chunk.source_id) if chunk else None
+            if chunk is None or ref is None:
+                return None  # the vector outlived its source (an ingest in progress elsewhere)
+            level = EVIDENCE_RANK.get(ref.evidence_type, EVIDENCE_RANK["other"])
+            bonus = _LEVEL_BONUS * (1 - level / max(EVIDENCE_RANK.values()))
+            return Evidence(
+                chunk=chunk,
+                source=ref,
+                dense_score=dense_of.get(cid),
+                lexical_score=lexical_of.get(cid),
+                fused_score=score + bonus,
+            )
+
+        def ranked(scores: dict[str, float]) -> list[Evidence]:
+            items = [e for e in (evidence(c, sc) for c, sc in scores.items()) if e is not None]
+            return sorted(items, key=lambda e: (-e.fused_score, e.chunk.chunk_id))
+
+        selected = self._diversify(ranked(fused), ranked(guidance))
+        for rank, item in enumerate(selected, start=1):
+            item.rank = rank
+        return Retrieval(question, selected, dense, lexical, vector)
+
+    def _diversify(self, ranked: list[Evidence], guidance: list[Evidence]) -> list[Evidence]:
+        """Top chunks with at most ``max_chunks_per_source`` each, plus the best guidance."""
+        per_source: dict[str, int] = {}
+        chosen: list[Evidence] = []
+        ids: set[str] = set()
+
+        def take(item: Evidence) -> bool:
+            sid = item.source.source_id
+            if (
+                item.chunk.chunk_id in ids
+                or per_source.get(sid, 0) >= self.settings.max_chunks_per_source
+            ):
+                return False
+            chosen.append(item)
+            ids.add(item.chunk.chunk_id)
+            per_source[sid] = per_source.get(sid, 0) + 1
+            return True
+
+        for item in ranked:
+            if len(chosen) >= self.settings.top_k:
+                break
+            take(item)
+        have = sum(1 for e in chosen if e.source.evidence_type in GUIDANCE_TYPES)
+        for item in guidance:
+            if have >= _GUIDANCE_SLOTS:
+                break
+            have += take(item)
+        return chosen

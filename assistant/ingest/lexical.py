@@ -1,0 +1,127 @@
+"""The persisted lexical (BM25) index, built from the manifest and saved atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.text import lexical_tokens
+
+logger = logging.getLogger(__name__)
+
+_IDS_FILE = "ids.json"
+
+
+def generation(chunk_ids: Iterable[str]) -> str:
+    """Identity of an index's content: a hash of its sorted chunk ids."""
+    digest = hashlib.sha1()
+    for cid in sorted(chunk_ids):
+        digest.update(cid.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+class LexicalIndex:
+    """BM25 (bm25s) over stemmed tokens, keyed by chunk id."""
+
+    def __init__(self, ids: list[str], retriever: Any, gen: str) -> None:
+        self.ids = ids
+        self.generation = gen
+        self._retriever = retriever
+        self._position = {cid: i for i, cid in enumerate(ids)}
+        self.vocabulary: frozenset[str] = (
+            frozenset(retriever.vocab_dict) if retriever is not None else frozenset()
+        )
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str, str]]) -> LexicalIndex:
+        import bm25s
+
+        ids: list[str] = []
+        tokens: list[list[str]] = []
+        for cid, text in items:
+            ids.append(cid)
+            tokens.append(lexical_tokens(text))
+        if not ids:
+            return cls([], None, generation([]))
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        return cls(ids, retriever, generation(ids))
+
+    def save(self, directory: Path) -> None:
+        """Write to a temporary sibling, then swap it in, so a crash never leaves half an index."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=directory.parent))
+        if self._retriever is not None:
+            self._retriever.save(str(tmp), show_progress=False)
+        (tmp / _IDS_FILE).write_text(json.dumps({"generation": self.generation, "ids": self.ids}))
+        old = directory.with_name(directory.name + ".old")
+        if directory.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex | None:
+        meta_file = directory / _IDS_FILE
+        if not meta_file.is_file():
+            return None
+        try:
+            meta = json.loads(meta_file.read_text())
+            ids = list(meta["ids"])
+            retriever = None
+            if ids:
+                import bm25s
+
+                retriever = bm25s.BM25.load(str(directory), show_progress=False, verbosity=0)
+            return cls(ids, retriever, str(meta["generation"]))
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning(
+                "lexical index at %s is unreadable (%s); it will be rebuilt", directory, exc
+            )
+            return None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def search(
+        self, query: str, k: int, allowed: set[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top ``k`` (chunk id, BM25 score) pairs with a positive score, optionally restricted."""
+        if self._retriever is None or not self.ids:
+            return []
+        tokens = [t for t in lexical_tokens(query) if t in self.vocabulary]
+        if not tokens:
+            return []
+        mask = None
+        if allowed is not None:
+            mask = np.zeros(len(self.ids), dtype=np.float32)
+            for cid in allowed:
+                pos = self._position.get(cid)
+                if pos is not None:
+                    mask[pos] = 1.0
+            if not mask.any():
+                return []
+        k = min(k, len(self.ids))
+        docs, scores = self._retriever.retrieve(
+            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
+        )
+        out = []
+        for pos, score in zip(docs[0], scores[0], strict=True):
+            if score > 0:
+                out.append((self.ids[int(pos)], float(score)))
+        return out
+
+    def has_term(self, token: str) -> bool:
+        return token in self.vocabulary
