@@ -120,6 +120,13 @@ def test_click_citation_shows_its_passage(page: Any, artifacts: Path, app_server
     active = page.locator("#sources-panel li.active")
     active.wait_for()
     assert active.get_attribute("id") == f"ref-{n}"
+    page.wait_for_function(  # the panel scrolled (smoothly) until the source is on screen
+        """() => { const li = document.querySelector('#sources-panel li.active');
+        const box = document.getElementById('sources-panel').getBoundingClientRect();
+        const r = li.getBoundingClientRect();
+        return r.top >= box.top - 1 && r.top < Math.min(box.bottom, window.innerHeight) - 20; }"""
+    )
+    page.wait_for_timeout(300)
     assert active.locator("blockquote mark").first.is_visible()
     assert active.locator(".badge").is_visible()
     assert page.url == app_server.url, "a marker scrolls the panel; it never navigates"
