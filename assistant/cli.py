@@ -78,7 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _common(p)
 
-    p = sub.add_parser("eval", help="score the chain against gold answers (see python -m evals)")
+    # everything after `eval` goes to evals' own parser (`assistant eval --help`): no options
+    # are parsed here ('+' prefix), so `--gold` and friends are not mistaken for ours
+    p = sub.add_parser(
+        "eval",
+        help="score the chain against gold answers (see assistant eval --help)",
+        add_help=False,
+        prefix_chars="+",
+    )
     p.add_argument("args", nargs=argparse.REMAINDER)
 
     p = sub.add_parser("feedback", help="work with the feedback log")

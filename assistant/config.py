@@ -80,7 +80,7 @@ class RetrievalSettings(_Section):
     k_lexical: int = Field(40, ge=1, description="Candidates taken from the lexical (BM25) search.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     top_k: int = Field(20, ge=1, description="Chunks handed to the composer after fusion.")
-    max_chunks_per_source: int = Field(3, ge=1, description="Diversity cap per source.")
+    max_chunks_per_source: int = Field(4, ge=1, description="Diversity cap per source.")
 
 
 class ComposeSettings(_Section):
@@ -91,7 +91,9 @@ class ComposeSettings(_Section):
     )
     max_guideline_bullets: int = Field(5, ge=1, description="Bullets in 'From the Guidelines'.")
     max_research_bullets: int = Field(8, ge=1, description="Bullets in 'From the Research'.")
-    max_bullets_per_source: int = Field(2, ge=1, description="Bullets one source may contribute.")
+    max_bullets_per_source: int = Field(
+        2, ge=1, description="Bullets one source may contribute (one more if on another facet)."
+    )
     audience: Literal["clinician", "patient", "student"] = Field(
         "clinician", description="Default audience."
     )
@@ -108,15 +110,22 @@ class ComposeSettings(_Section):
     abstain_min_support: float = Field(
         0.5, ge=0, le=1, description="Abstain when the best sentence scores below this."
     )
+    abstain_min_overlap: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Abstain when no top candidate sentence holds this share of the question's "
+        "IDF-weighted vocabulary.",
+    )
     abstain_max_missing: float = Field(
-        0.5,
+        0.3,
         gt=0,
         le=1,
         description="Abstain when this fraction of the question's specific terms is not in the "
         "library at all.",
     )
     abstain_min_similarity: float = Field(
-        0.3, ge=0, le=1, description="Abstain when the best dense cosine similarity is below this."
+        0.2, ge=0, le=1, description="Abstain when the best dense cosine similarity is below this."
     )
 
 

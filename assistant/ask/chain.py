@@ -23,6 +23,7 @@ from assistant.ask.evidence import (
     IdfTable,
     QuestionProfile,
     candidate_sentences,
+    focus_gap,
     profile_question,
     score_candidates,
 )
@@ -40,6 +41,8 @@ from assistant.types import AUDIENCES, Answer, Turn
 
 MAX_QUESTION_CHARS = 2000
 CLOSEST_SOURCES = 3
+OVERLAP_WINDOW = 10
+"""Candidate sentences inspected for the abstention's overlap signal."""
 
 
 def validate_question(question: str) -> str:
@@ -178,10 +181,12 @@ class AskChain:
         candidates = candidate_sentences(retrieval.evidence, self.lexicon)
         return profile, score_candidates(profile, candidates, self.lexicon)
 
-    def _support(self, question: str, ranked: list[Candidate], similarity: float) -> SupportCheck:
+    def _support(
+        self, profile: QuestionProfile, ranked: list[Candidate], similarity: float
+    ) -> SupportCheck:
         c = self.settings.compose
         return check_support(
-            question,
+            profile.text,
             self.lexicon,
             self.vocabulary,
             ranked[0].score if ranked else 0.0,
@@ -189,14 +194,18 @@ class AskChain:
             min_support=c.abstain_min_support,
             max_missing_fraction=c.abstain_max_missing,
             min_similarity=c.abstain_min_similarity,
+            evidence_texts=[r.text for r in ranked],
+            focus_gap=focus_gap(profile, ranked, self.lexicon, self.idf),
+            best_overlap=max(
+                (r.parts.get("overlap", 0.0) for r in ranked[:OVERLAP_WINDOW]), default=0.0
+            ),
+            min_overlap=c.abstain_min_overlap,
         )
 
     def _compose(self, state: AskState) -> AskState:
         assert state.retrieval is not None
         state.profile, state.ranked = self._rank(state.standalone, state.retrieval)
-        state.support = self._support(
-            state.standalone, state.ranked, state.retrieval.top_similarity
-        )
+        state.support = self._support(state.profile, state.ranked, state.retrieval.top_similarity)
         if state.support.abstain:
             state.draft = Draft(
                 abstained=True,
@@ -307,8 +316,8 @@ class AskChain:
                         chunk=chunk, source=ref, lexical_score=score, fused_score=score, rank=rank
                     )
                 )
-        _, ranked = self._rank(question, Retrieval(question, evidence))
-        return not self._support(question, ranked, similarity=1.0).abstain
+        profile, ranked = self._rank(question, Retrieval(question, evidence))
+        return not self._support(profile, ranked, similarity=1.0).abstain
 
 
 def citation_map_from(history: Sequence[Turn]) -> dict[str, int]:

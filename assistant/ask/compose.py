@@ -46,6 +46,12 @@ _DESIGN_CUE = re.compile(
 _ADJUNCT_DRUGS = {"corticosteroids", "IVIG"}
 DUPLICATE_JACCARD = 0.6
 """Sentences sharing this much vocabulary say the same thing: one bullet, both citations."""
+GUIDANCE_LEVEL_WEIGHT = 0.2
+"""How much the kind of guidance (guideline > consensus > policy) counts in their order."""
+MAX_BULLETS_PER_TOPIC = 2
+"""Research sub-headings other than the question's own topic stay short."""
+TOP_SOURCE_EXTRA = 2
+"""Extra bullets allowed from the source of the best sentence."""
 SAME_SOURCE_TOPIC_PENALTY = 0.08
 """Second sentence of a source on the same topic: prefer another angle of that source."""
 
@@ -96,7 +102,11 @@ def _bullet_text(c: Candidate) -> str:
 
 
 def select(
-    ranked: list[Candidate], settings: ComposeSettings, min_score: float, relative: float
+    q: QuestionProfile,
+    ranked: list[Candidate],
+    settings: ComposeSettings,
+    min_score: float,
+    relative: float,
 ) -> list[Candidate]:
     """Greedy selection: good enough, not a near-duplicate, within per-source and section caps.
 
@@ -105,10 +115,12 @@ def select(
     if not ranked:
         return []
     floor = max(min_score, relative * ranked[0].score)
+    top = ranked[0].source_id
     chosen: list[Candidate] = []
     per_source: dict[str, list[Candidate]] = {}
     caps = {True: settings.max_guideline_bullets, False: settings.max_research_bullets}
     counts = {True: 0, False: 0}
+    topics: dict[str, int] = {}
     pool = [c for c in ranked if c.score >= floor]
     while pool:
         best, best_value = None, -1.0
@@ -122,14 +134,25 @@ def select(
         assert best is not None
         pool.remove(best)
         guidance = best.evidence.source.evidence_type in GUIDANCE_TYPES
-        if len(per_source.get(best.source_id, [])) >= settings.max_bullets_per_source:
+        same_source = per_source.get(best.source_id, [])
+        # the most relevant source may say more; any source gets one extra slot for another angle
+        cap = settings.max_bullets_per_source + (TOP_SOURCE_EXTRA if best.source_id == top else 0)
+        if len(same_source) >= cap + 1:
+            continue
+        if len(same_source) >= cap and any(best.facets == s.facets for s in same_source):
             continue
         if counts[guidance] >= caps[guidance]:
+            continue
+        topic = None if guidance else _topic(best, q)
+        side_topic = topic is not None and _topic_rank(topic, q)[0] >= len(_facet_topics(q))
+        if side_topic and topics.get(topic or "", 0) >= MAX_BULLETS_PER_TOPIC:
             continue
         if any(jaccard(best.terms, c.terms) >= DUPLICATE_JACCARD for c in chosen):
             continue
         chosen.append(best)
         counts[guidance] += 1
+        if topic is not None:
+            topics[topic] = topics.get(topic, 0) + 1
         per_source.setdefault(best.source_id, []).append(best)
     return chosen
 
@@ -162,12 +185,14 @@ def compose_extractive(
     min_score: float,
     relative: float,
 ) -> Draft:
-    chosen = select(ranked, settings, min_score, relative)
+    chosen = select(q, ranked, settings, min_score, relative)
     guidance = [c for c in chosen if c.evidence.source.evidence_type in GUIDANCE_TYPES]
     research = [c for c in chosen if c.evidence.source.evidence_type not in GUIDANCE_TYPES]
     sections: list[DraftSection] = []
 
     if guidance:
+        # the bottom line comes from the strongest kind of guidance among near-equals
+        guidance.sort(key=lambda c: -(c.score + GUIDANCE_LEVEL_WEIGHT * c.parts.get("level", 0)))
         bullets = _bullets(guidance, ranked)
         parts = [
             DraftSection(BOTTOM_LINE, "bottom-line", bullets[:1]),

@@ -28,7 +28,21 @@ _PRONOUN = re.compile(
     r"\b(it|its|that|this|they|them|these|those|the drug|the treatment)\b", re.IGNORECASE
 )
 _SELF_CONTAINED_MIN_WORDS = 6
+# "does it matter", "is it worth": an "it" that refers to nothing
+_DUMMY_IT = re.compile(
+    r"\bit\s+(?:matters?|worth|true|possible|ok(?:ay)?|necessary|likely|"
+    r"better|wise|safe to|reasonable)\b",
+    re.IGNORECASE,
+)
 _BARE_COMPARISON = re.compile(r"^(?:compared? (?:with|to)|vs\.?|versus)\s+(.+)$", re.IGNORECASE)
+
+
+def _referring_pronoun(text: str) -> re.Match[str] | None:
+    dummies = {m.start() for m in _DUMMY_IT.finditer(text)}
+    for match in _PRONOUN.finditer(text):
+        if match.start() not in dummies:
+            return match
+    return None
 
 
 def previous_standalone(history: Sequence[Turn], lexicon: Lexicon) -> str | None:
@@ -63,6 +77,21 @@ POPULATION_PHRASES = {
 }
 
 
+def _has_own_words(core: str, lexicon: Lexicon) -> bool:
+    """Whether the follow-up says more than the entities it names ("in kids" says nothing more)."""
+    rest = core
+    for match in reversed(lexicon.find(core)):
+        rest = rest[: match.start] + rest[match.end :]
+    words = [w for w in re.findall(r"[a-z]+", rest.lower()) if w not in _FILLER]
+    return bool(words)
+
+
+_FILLER = frozenset(
+    "a an the in on for of with about to and or any what how is are was were do does did "
+    "there it its that this those these specifically too also then so please".split()
+)
+
+
 def _phrase(cls: str, name: str) -> str:
     if cls == "population":
         return POPULATION_PHRASES.get(name, f"in {name}")
@@ -91,7 +120,7 @@ def rewrite(question: str, previous: str, lexicon: Lexicon) -> str:
                     result = _replace_entity(result, lexicon, cls, prev[cls][0], name)
                 else:
                     result = f"{result} {_phrase(cls, name)}"
-        if not any(new.values()) and core:
+        if core and _has_own_words(core, lexicon):
             result = f"{result}: {core}"
         return result + "?"
 
@@ -101,8 +130,8 @@ def rewrite(question: str, previous: str, lexicon: Lexicon) -> str:
     bare_comparison = _BARE_COMPARISON.match(core)
     if main and bare_comparison:
         core = f"how does {main} compare with {bare_comparison.group(1)}"
-    elif main and _PRONOUN.search(core):
-        core = _PRONOUN.sub(main, core, count=1)
+    elif main and (pronoun := _referring_pronoun(core)):
+        core = core[: pronoun.start()] + main + core[pronoun.end() :]
     present = lexicon.by_class(core)
     parts = [core[0].upper() + core[1:]]
     drugs = [d for d in prev["drug"] if d not in present["drug"]]

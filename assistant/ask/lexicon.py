@@ -28,6 +28,8 @@ class Lexicon:
     facets: dict[str, re.Pattern[str]]
     templates: dict[str, str] = field(default_factory=dict)
     expansions: dict[str, list[str]] = field(default_factory=dict)
+    related: dict[str, dict[str, float]] = field(default_factory=dict)
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
 
     def find(self, text: str) -> list[Match]:
         """Entity mentions in order of appearance (one per entity, its first mention)."""
@@ -57,6 +59,8 @@ class Lexicon:
         extra: list[str] = list(subject_words)
         for match in self.find(question):
             extra.extend(self.expansions.get(match.name, []))
+        for word in re.findall(r"[a-z]+", question.lower()):
+            extra.extend(self.synonyms.get(word, []))
         return " ".join([question, *extra])
 
 
@@ -80,4 +84,7 @@ def load_lexicon() -> Lexicon:
             if isinstance(spec, dict) and spec.get("expand"):
                 expansions[name] = [str(x) for x in spec["expand"]]
     facets = {name: _compile(patterns) for name, patterns in raw["facets"].items()}
-    return Lexicon(entities, facets, dict(raw.get("follow_up_templates", {})), expansions)
+    related = {k: {n: float(c) for n, c in v.items()} for k, v in raw.get("related", {}).items()}
+    synonyms = {str(k).lower(): [str(x) for x in v] for k, v in raw.get("synonyms", {}).items()}
+    templates = dict(raw.get("follow_up_templates", {}))
+    return Lexicon(entities, facets, templates, expansions, related, synonyms)

@@ -18,7 +18,9 @@ from assistant.types import EVIDENCE_RANK, EVIDENCE_TYPES, GUIDANCE_TYPES, Evide
 # One rank position at the top of an RRF list is worth about 1/(k+1) - 1/(k+2) ~ 2.6e-4 (k=60);
 # the evidence-level bonus stays below that, so it only reorders near-ties.
 _LEVEL_BONUS = 2.0e-4
-_GUIDANCE_SLOTS = 3
+_GUIDANCE_PER_TIER = 2
+"""Documents of each kind of guidance (guideline, consensus, policy) whose best chunk is
+added even below the cut."""
 
 
 @dataclass(frozen=True)
@@ -199,9 +201,15 @@ class HybridRetriever:
             if len(chosen) >= self.settings.top_k:
                 break
             take(item)
-        have = sum(1 for e in chosen if e.source.evidence_type in GUIDANCE_TYPES)
-        for item in guidance:
-            if have >= _GUIDANCE_SLOTS:
-                break
-            have += take(item)
+        # the best chunk of each kind of guidance, then the next best, even below the cut
+        tiers = sorted(GUIDANCE_TYPES, key=lambda t: EVIDENCE_RANK[t])
+        for tier in tiers:
+            sources: set[str] = set()
+            for item in guidance:
+                if len(sources) >= _GUIDANCE_PER_TIER:
+                    break
+                sid = item.source.source_id
+                if item.source.evidence_type == tier and sid not in sources:
+                    sources.add(sid)  # one per source: two different documents of each kind
+                    take(item)
         return chosen
