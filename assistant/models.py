@@ -1,7 +1,7 @@
 """The only place that picks an embedder or a chat model from settings.
 
 Heavy imports (torch, sentence-transformers, LLM clients) happen inside the functions, so
-importing this module is free.
+importing this module is cheap (only langchain-core's small ``Embeddings`` interface).
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from langchain_core.embeddings import Embeddings
+
 from assistant.config import EmbeddingSettings, LLMSettings
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
     from langchain_core.language_models import BaseChatModel
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
@@ -34,8 +35,8 @@ def embedding_model_path(settings: EmbeddingSettings) -> str:
         return str(get_model_path())
     if not os.path.isdir(settings.model):
         raise ModelUnavailable(
-            f"embedding model {settings.model!r} is neither {BUNDLED_MODEL!r} nor a local directory; "
-            "models are never downloaded at run time"
+            f"embedding model {settings.model!r} is neither {BUNDLED_MODEL!r} "
+            "nor a local directory; models are never downloaded at run time"
         )
     return settings.model
 
@@ -57,6 +58,35 @@ def _load_embeddings(path: str, device: str, batch_size: int) -> Embeddings:
         model_kwargs={"device": device},
         encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
     )
+
+
+class LazyEmbeddings(Embeddings):
+    """The configured embedder, loaded on the first embed call (never just for opening a store).
+
+    Opening Chroma, deleting vectors or re-ingesting an unchanged library needs no vectors, so
+    none of those pays for importing torch and loading the model.
+    """
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        self.settings = settings
+        self._loaded: Embeddings | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the real model has been loaded yet."""
+        return self._loaded is not None
+
+    def model(self) -> Embeddings:
+        """The real embedder (loads it now if needed)."""
+        if self._loaded is None:
+            self._loaded = get_embeddings(self.settings)
+        return self._loaded
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model().embed_query(text)
 
 
 def parse_composer_spec(spec: str) -> tuple[str, str]:

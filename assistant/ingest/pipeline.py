@@ -45,13 +45,15 @@ class IngestReport:
 
     def text(self) -> str:
         lines = [
-            f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
-            f"removed {len(self.removed)}; {self.chunks_written} chunks written, "
+            f"added {len(self.added)}, updated {len(self.updated)}, "
+            f"unchanged {len(self.unchanged)}, removed {len(self.removed)}; "
+            f"{self.chunks_written} chunks written, "
             f"{self.chunks_total} chunks in {self.sources_total} sources; {self.seconds:.1f} s"
         ]
         if self.recovered_orphans or self.recovered_sources:
             lines.append(
-                f"recovered an interrupted ingest: {self.recovered_orphans} orphan vectors deleted, "
+                "recovered an interrupted ingest: "
+                f"{self.recovered_orphans} orphan vectors deleted, "
                 f"{self.recovered_sources} sources redone"
             )
         for item in self.skipped:

@@ -134,10 +134,11 @@ class Library:
     # -- components, opened lazily -------------------------------------------------------
     @property
     def embeddings(self) -> Embeddings:
+        """The embedder given to the constructor, or the configured one loaded on first use."""
         if self._embeddings is None:
-            from assistant.models import get_embeddings
+            from assistant.models import LazyEmbeddings
 
-            self._embeddings = get_embeddings(self.settings.embedding)
+            self._embeddings = LazyEmbeddings(self.settings.embedding)
         return self._embeddings
 
     @property
@@ -241,7 +242,8 @@ class Library:
             self._lexical = loaded
         if orphans or dirty:
             logger.warning(
-                "recovered from an interrupted ingest: %d orphan vectors deleted, %d sources to redo",
+                "recovered from an interrupted ingest: "
+                "%d orphan vectors deleted, %d sources to redo",
                 len(orphans),
                 len(dirty),
             )
