@@ -15,8 +15,12 @@ from assistant.ask.draft import Draft, DraftBullet, DraftCitation, DraftSection
 from assistant.text import numbers
 from assistant.types import AnswerSection, Bullet, Evidence, Passage, Reference
 
-MARKER_RE = re.compile(r"\[(\s*\d+(?:\s*(?:[,;]|[-\u2013])\s*\d+)*\s*)\]")
-"""An inline citation marker: [3], [1, 4], [2-4], [1;2]."""
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
+"""Hyphen-minus, the Unicode hyphens and dashes, and the minus sign: all mean a range."""
+MARKER_RE = re.compile(rf"\[(\s*\d+(?:\s*(?:[,;]|[{_DASHES}])\s*\d+)*\s*)\]")
+"""An inline citation marker: [3], [1, 4], [2-4], [2\u20134], [1;2]."""
+_EMPTY_BRACKETS = re.compile(r"\[[\s,;]*\]")
+"""What a nested marker leaves behind: "[[1], [2]]" -> "[, ]"."""
 _RANGE_LIMIT = 20
 
 
@@ -27,7 +31,7 @@ def parse_marker(body: str) -> list[int]:
         part = part.strip()
         if not part:
             continue
-        bounds = re.split(r"\s*[-\u2013]\s*", part)
+        bounds = re.split(rf"\s*[{_DASHES}]\s*", part)
         if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
             lo, hi = int(bounds[0]), int(bounds[1])
             if lo <= hi and hi - lo <= _RANGE_LIMIT:
@@ -42,7 +46,7 @@ def split_markers(text: str) -> tuple[str, list[int]]:
     cited: list[int] = []
     for match in MARKER_RE.finditer(text):
         cited.extend(parse_marker(match.group(1)))
-    clean = MARKER_RE.sub("", text)
+    clean = _EMPTY_BRACKETS.sub("", MARKER_RE.sub("", text))
     clean = re.sub(r"\s+([.,;:!?])", r"\1", clean)
     return " ".join(clean.split()), list(dict.fromkeys(cited))
 
