@@ -36,6 +36,22 @@ def _units(text: str, max_words: int) -> list[tuple[int, int]]:
     return out
 
 
+def _next_start(
+    text: str, units: list[tuple[int, int]], i: int, j: int, settings: ChunkingSettings
+) -> int:
+    """Where the chunk after ``units[i:j]`` starts: up to ``overlap_sentences`` units back,
+    but only as many as still fit beside the first new unit ``units[j]`` (so a chunk never
+    merely repeats the end of the previous one)."""
+    start = max(j - settings.overlap_sentences, i + 1)
+
+    def count(k: int) -> int:
+        return len(text[units[k][0] : units[k][1]].split())
+
+    while start < j and sum(count(k) for k in range(start, j + 1)) > settings.max_words:
+        start += 1
+    return start
+
+
 def chunk_document(doc: SourceDoc, settings: ChunkingSettings) -> list[Chunk]:
     """Split each section into chunks of whole sentences of at most ``max_words`` words.
 
@@ -79,7 +95,7 @@ def chunk_document(doc: SourceDoc, settings: ChunkingSettings) -> list[Chunk]:
             )
             if j >= len(units):
                 break
-            i = max(j - settings.overlap_sentences, i + 1)
+            i = _next_start(text, units, i, j, settings)
     return chunks
 
 
