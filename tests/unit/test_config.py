@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -23,6 +24,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("ASSISTANT_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+
+
+def dotted(key: str, value: Any, config_file: Path | None = None, **other: Any) -> Settings:
+    """``load_settings`` with one dotted override ("retrieval.top_k")."""
+    overrides: dict[str, Any] = {key: value, **other}
+    return load_settings(config_file, **overrides)
 
 
 def write_toml(path: Path, text: str) -> Path:
@@ -63,11 +70,11 @@ def test_unprefixed_env_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_explicit_overrides_beat_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setenv("ASSISTANT_RETRIEVAL__TOP_K", "7")
-    settings = load_settings(data_dir=tmp_path / "cli", **{"retrieval.top_k": 9})
+    settings = dotted("retrieval.top_k", 9, data_dir=tmp_path / "cli")
     assert settings.data_dir == tmp_path / "cli"
     assert settings.retrieval.top_k == 9
     # None means "option not given": the environment still applies
-    settings = load_settings(data_dir=None, **{"retrieval.top_k": None})
+    settings = dotted("retrieval.top_k", None, data_dir=None)
     assert settings.data_dir == tmp_path / "env"
     assert settings.retrieval.top_k == 7
 
@@ -104,7 +111,7 @@ def test_env_and_overrides_beat_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("ASSISTANT_RETRIEVAL__TOP_K", "6")
     settings = load_settings(config_file=config)
     assert (settings.retrieval.top_k, settings.retrieval.k_dense) == (6, 11)
-    settings = load_settings(config_file=config, **{"retrieval.top_k": 8})
+    settings = dotted("retrieval.top_k", 8, config_file=config)
     assert settings.retrieval.top_k == 8
 
 
@@ -144,12 +151,12 @@ def test_extra_nested_key_in_env_forbidden(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_extra_dotted_override_forbidden() -> None:
     with pytest.raises(ValidationError, match=r"store\.nope"):
-        load_settings(**{"store.nope": 1})
+        dotted("store.nope", 1)
 
 
 def test_out_of_range_value_rejected() -> None:
     with pytest.raises(ValidationError, match="max_words"):
-        load_settings(**{"chunking.max_words": 5})
+        dotted("chunking.max_words", 5)
 
 
 # --------------------------------------------------------------------------- index name
@@ -159,22 +166,22 @@ def test_index_name_follows_what_shapes_the_vectors(tmp_path: Path) -> None:
     base = Settings().index_name()
     assert base.startswith("library-") and base == Settings().index_name()
     shaped = [
-        load_settings(**{"chunking.max_words": 100}),
-        load_settings(**{"chunking.overlap_sentences": 0}),
-        load_settings(**{"chunking.skip_sections": ["Methods"]}),
-        load_settings(**{"embedding.model": str(tmp_path)}),
+        dotted("chunking.max_words", 100),
+        dotted("chunking.overlap_sentences", 0),
+        dotted("chunking.skip_sections", ["Methods"]),
+        dotted("embedding.model", str(tmp_path)),
     ]
     names = [s.index_name() for s in shaped]
     assert base not in names
     assert len(set(names)) == len(names)
     same = [
         load_settings(data_dir=tmp_path / "other"),
-        load_settings(**{"retrieval.top_k": 3}),
-        load_settings(**{"embedding.batch_size": 8}),
-        load_settings(**{"compose.audience": "patient"}),
+        dotted("retrieval.top_k", 3),
+        dotted("embedding.batch_size", 8),
+        dotted("compose.audience", "patient"),
     ]
     assert {s.index_name() for s in same} == {base}
-    prefixed = load_settings(**{"store.collection_prefix": "mine"}).index_name()
+    prefixed = dotted("store.collection_prefix", "mine").index_name()
     assert prefixed == "mine-" + base.removeprefix("library-")
 
 
