@@ -67,7 +67,7 @@ def citation_line(ref: SourceRef) -> str:
 
 
 def _md_section(section: AnswerSection, audience: str, level: int) -> list[str]:
-    lines = [f"{'#' * level} {display_heading(section.heading, audience)}", ""]
+    lines = [f"{'#' * level} {md_escape(display_heading(section.heading, audience))}", ""]
     for bullet in section.bullets:
         lines.append(f"- {md_escape(bullet.text)} {markers(bullet.citations)}")
     if section.bullets:
