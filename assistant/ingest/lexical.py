@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,15 +20,6 @@ logger = logging.getLogger(__name__)
 _IDS_FILE = "ids.json"
 
 
-def generation(chunk_ids: Iterable[str]) -> str:
-    """Identity of an index's content: a hash of its sorted chunk ids."""
-    digest = hashlib.sha1()
-    for cid in sorted(chunk_ids):
-        digest.update(cid.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
 class LexicalIndex:
     """BM25 (bm25s) over stemmed tokens, keyed by chunk id."""
 
@@ -43,7 +33,8 @@ class LexicalIndex:
         )
 
     @classmethod
-    def build(cls, items: Iterable[tuple[str, str]]) -> LexicalIndex:
+    def build(cls, items: Iterable[tuple[str, str]], gen: str) -> LexicalIndex:
+        """Index (chunk id, text) pairs; ``gen`` names the manifest revision they come from."""
         import bm25s
 
         ids: list[str] = []
@@ -52,10 +43,10 @@ class LexicalIndex:
             ids.append(cid)
             tokens.append(lexical_tokens(text))
         if not ids:
-            return cls([], None, generation([]))
+            return cls([], None, gen)
         retriever = bm25s.BM25()
         retriever.index(tokens, show_progress=False)
-        return cls(ids, retriever, generation(ids))
+        return cls(ids, retriever, gen)
 
     def save(self, directory: Path) -> None:
         """Write to a temporary sibling, then swap it in, so a crash never leaves half an index."""

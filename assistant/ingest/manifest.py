@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+REVISION = "revision"
+"""Meta key of a token that changes with every write of chunks (what derived indexes follow)."""
 
 DIRTY = "dirty"
 """Content hash of a source whose stored chunks may be incomplete (it is re-ingested next time)."""
@@ -106,6 +110,10 @@ class Manifest:
     def count_chunks(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def revision(self) -> str:
+        """Changes whenever stored chunks or their embedded texts change ("" when never written)."""
+        return self.get_meta(REVISION) or ""
+
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -140,12 +148,14 @@ class Manifest:
                         now,
                     ),
                 )
+            _bump(db)
 
     def remove_sources(self, source_ids: Iterable[str]) -> None:
         with self._transaction() as db:
             for sid in source_ids:
                 db.execute("DELETE FROM chunks WHERE source_id = ?", (sid,))
                 db.execute("DELETE FROM sources WHERE source_id = ?", (sid,))
+            _bump(db)
 
     def mark_dirty(self, source_ids: Iterable[str]) -> None:
         with self._transaction() as db:
@@ -156,6 +166,13 @@ class Manifest:
 
     def _transaction(self) -> _Txn:
         return _Txn(self._db)
+
+
+def _bump(db: sqlite3.Connection) -> None:
+    """New revision token, written in the same transaction as the chunks it describes."""
+    db.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (REVISION, uuid.uuid4().hex)
+    )
 
 
 class _Txn:

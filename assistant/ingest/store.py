@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from assistant.config import Settings
-from assistant.ingest.lexical import LexicalIndex, generation
+from assistant.ingest.lexical import LexicalIndex
 from assistant.ingest.manifest import Manifest, SourceRow
 from assistant.types import GUIDANCE_TYPES, Chunk, SourceDoc
 
@@ -152,7 +152,7 @@ class Library:
         """The lexical index, rebuilt from the manifest if it is missing or out of date."""
         if self._lexical is None:
             loaded = LexicalIndex.load(self.lexical_dir)
-            if loaded is None or loaded.generation != generation(self.manifest.chunk_ids()):
+            if loaded is None or loaded.generation != self.manifest.revision():
                 loaded = self.rebuild_lexical()
             self._lexical = loaded
         return self._lexical
@@ -209,7 +209,9 @@ class Library:
         self._lexical = None
 
     def rebuild_lexical(self) -> LexicalIndex:
-        index = LexicalIndex.build(self.manifest.iter_embed_texts())
+        # the revision is read first: a write racing with the build only causes another rebuild
+        revision = self.manifest.revision()
+        index = LexicalIndex.build(self.manifest.iter_embed_texts(), revision)
         index.save(self.lexical_dir)
         self._lexical = index
         return index
@@ -235,7 +237,7 @@ class Library:
             dirty = {c.source_id for c in self.manifest.chunks(missing).values()}
             self.manifest.mark_dirty(dirty)
         loaded = LexicalIndex.load(self.lexical_dir)
-        rebuilt = loaded is None or loaded.generation != generation(manifest_ids)
+        rebuilt = loaded is None or loaded.generation != self.manifest.revision()
         if rebuilt and (manifest_ids or loaded is not None):
             self.rebuild_lexical()
         else:
