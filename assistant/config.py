@@ -81,6 +81,12 @@ class RetrievalSettings(_Section):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     top_k: int = Field(20, ge=1, description="Chunks handed to the composer after fusion.")
     max_chunks_per_source: int = Field(4, ge=1, description="Diversity cap per source.")
+    expand_sources: int = Field(
+        3, ge=0, description="Best sources whose other chunks are also handed to the composer."
+    )
+    expand_max_chunks: int = Field(
+        12, ge=1, description="Upper bound of chunks read from one expanded source."
+    )
 
 
 class ComposeSettings(_Section):

@@ -176,10 +176,22 @@ class AskChain:
         )
         return state
 
-    def _rank(self, question: str, retrieval: Retrieval) -> tuple[QuestionProfile, list[Candidate]]:
+    def _rank(
+        self, question: str, retrieval: Retrieval, expand: bool = False
+    ) -> tuple[QuestionProfile, list[Candidate]]:
+        """Score the retrieved sentences; with ``expand``, the best sources are then read whole
+        (their other chunks join the evidence) and everything is scored again."""
         profile = profile_question(question, self.lexicon, self.idf)
         candidates = candidate_sentences(retrieval.evidence, self.lexicon)
-        return profile, score_candidates(profile, candidates, self.lexicon)
+        ranked = score_candidates(profile, candidates, self.lexicon)
+        if expand and ranked:
+            best = list(dict.fromkeys(c.source_id for c in ranked))
+            extra = self.retriever.expand(retrieval.evidence, best)
+            if extra:
+                retrieval.evidence = retrieval.evidence + extra
+                candidates = candidate_sentences(retrieval.evidence, self.lexicon)
+                ranked = score_candidates(profile, candidates, self.lexicon)
+        return profile, ranked
 
     def _support(
         self, profile: QuestionProfile, ranked: list[Candidate], similarity: float
@@ -204,7 +216,7 @@ class AskChain:
 
     def _compose(self, state: AskState) -> AskState:
         assert state.retrieval is not None
-        state.profile, state.ranked = self._rank(state.standalone, state.retrieval)
+        state.profile, state.ranked = self._rank(state.standalone, state.retrieval, expand=True)
         state.support = self._support(state.profile, state.ranked, state.retrieval.top_similarity)
         if state.support.abstain:
             state.draft = Draft(

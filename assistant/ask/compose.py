@@ -33,7 +33,7 @@ from assistant.ask.draft import (
     DraftSection,
     design_label,
 )
-from assistant.ask.evidence import Candidate, QuestionProfile, jaccard
+from assistant.ask.evidence import DOSE_RE, Candidate, QuestionProfile, jaccard
 from assistant.config import ComposeSettings
 from assistant.types import GUIDANCE_TYPES
 
@@ -57,21 +57,27 @@ SAME_SOURCE_TOPIC_PENALTY = 0.08
 
 
 def _topic(c: Candidate, q: QuestionProfile) -> str:
+    """The research sub-heading of a sentence: a comparison the question asks for, another
+    population than the question's, the question's own facet, then the sentence's facet."""
     main = q.entities.get("drug", [])
     drugs = [d for d in c.entities.get("drug", []) if d not in _ADJUNCT_DRUGS]
     others = [d for d in drugs if d not in main]
     if main and others and ("comparison" in q.facets or any(o in q.text for o in others)):
         other = others[0]
         return TOPIC_COMPARISON_PREFIX + COMPARATOR_NAMES.get(other, other)
-    if "dosing" in c.facets and "dosing" in q.facets:
-        return TOPIC_DOSING
     question_populations = set(q.entities.get("population", []))
     populations = set(c.entities.get("population", [])) - question_populations - {"adults"}
     if populations and TOPIC_POPULATIONS not in _facet_topics(q):
         return TOPIC_POPULATIONS
+    dose = bool(DOSE_RE.search(c.text))
+    for facet in q.facets:
+        if facet in c.facets and facet in FACET_TOPICS and facet != "comparison":
+            if facet != "dosing" or dose:
+                return FACET_TOPICS[facet]
+    if dose and "dosing" in c.facets:
+        return TOPIC_DOSING
     for facet, topic in (
         ("safety", TOPIC_SAFETY),
-        ("dosing", TOPIC_DOSING),
         ("diagnosis", TOPIC_DIAGNOSIS),
         ("ferritin", TOPIC_DIAGNOSIS),
         ("efficacy", TOPIC_EFFICACY),
@@ -80,6 +86,14 @@ def _topic(c: Candidate, q: QuestionProfile) -> str:
         if facet in c.facets:
             return topic
     return TOPIC_OTHER
+
+
+def _angle(c: Candidate, q: QuestionProfile) -> object:
+    """What a sentence is about, for 'another angle of the same source': its research topic,
+    or for guidance its facets."""
+    if c.evidence.source.evidence_type in GUIDANCE_TYPES:
+        return frozenset(c.facets)
+    return _topic(c, q)
 
 
 def _facet_topics(q: QuestionProfile) -> list[str]:
@@ -121,7 +135,19 @@ def select(
     caps = {True: settings.max_guideline_bullets, False: settings.max_research_bullets}
     counts = {True: 0, False: 0}
     topics: dict[str, int] = {}
-    pool = [c for c in ranked if c.score >= floor]
+    # when the question asks about something (efficacy, dosing...), research sentences that
+    # speak to none of it are left out, however well they match its words
+    faceted = bool(set(q.facets) & set(FACET_TOPICS))
+    pool = [
+        c
+        for c in ranked
+        if c.score >= floor
+        and (
+            not faceted
+            or c.parts.get("facet", 0) > 0
+            or c.evidence.source.evidence_type in GUIDANCE_TYPES
+        )
+    ]
     while pool:
         best, best_value = None, -1.0
         for c in pool:
@@ -139,11 +165,11 @@ def select(
         cap = settings.max_bullets_per_source + (TOP_SOURCE_EXTRA if best.source_id == top else 0)
         if len(same_source) >= cap + 1:
             continue
-        if len(same_source) >= cap and any(best.facets == s.facets for s in same_source):
+        topic = None if guidance else _topic(best, q)
+        if len(same_source) >= cap and any(_angle(best, q) == _angle(s, q) for s in same_source):
             continue
         if counts[guidance] >= caps[guidance]:
             continue
-        topic = None if guidance else _topic(best, q)
         side_topic = topic is not None and _topic_rank(topic, q)[0] >= len(_facet_topics(q))
         if side_topic and topics.get(topic or "", 0) >= MAX_BULLETS_PER_TOPIC:
             continue

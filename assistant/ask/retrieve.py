@@ -179,6 +179,23 @@ class HybridRetriever:
             item.rank = rank
         return Retrieval(question, selected, dense, lexical, vector)
 
+    def expand(self, evidence: list[Evidence], source_ids: list[str]) -> list[Evidence]:
+        """The other chunks of these sources (parent-document expansion), ranked after
+        ``evidence``: the most relevant studies are read whole, so a study's safety section
+        can answer next to its efficacy section."""
+        have = {e.chunk.chunk_id for e in evidence}
+        extra: list[Evidence] = []
+        for sid in source_ids[: self.settings.expand_sources]:
+            ref = self.sources.get(sid)
+            if ref is None:
+                continue
+            for chunk in self.library.manifest.chunks_of(sid)[: self.settings.expand_max_chunks]:
+                if chunk.chunk_id not in have:
+                    extra.append(Evidence(chunk=chunk, source=ref))
+        for rank, item in enumerate(extra, start=len(evidence) + 1):
+            item.rank = rank
+        return extra
+
     def _diversify(self, ranked: list[Evidence], guidance: list[Evidence]) -> list[Evidence]:
         """Top chunks with at most ``max_chunks_per_source`` each, plus the best guidance."""
         per_source: dict[str, int] = {}
