@@ -123,6 +123,7 @@ class Vocabulary:
     def __init__(self, idf: IdfTable) -> None:
         self.idf = idf
         self._terms = [t for t in idf._df if t and t[0].isalpha()]
+        self._known: dict[tuple[str, int], bool] = {}
         self._by_initial: dict[str, list[str]] = {}
         for term in self._terms:
             self._by_initial.setdefault(term[0], []).append(term)
@@ -131,6 +132,14 @@ class Vocabulary:
         return [t for t in self._terms if len(t) <= len(token) + 2 and token in t]
 
     def knows(self, word: str, synonyms: dict[str, list[str]] | None = None) -> bool:
+        key = (word, id(synonyms))
+        if key not in self._known:
+            if len(self._known) > 50_000:
+                self._known.clear()
+            self._known[key] = self._knows(word, synonyms)
+        return self._known[key]
+
+    def _knows(self, word: str, synonyms: dict[str, list[str]] | None) -> bool:
         token = word.lower()
         if token in self.idf or stem(token) in self.idf:
             return True

@@ -155,24 +155,57 @@ def question_numbers(question: str, lexicon: Lexicon) -> set[str]:
     return numbers(question) - numbers(names) - numbers(" ".join(tokens))
 
 
+@dataclass(frozen=True)
+class SentenceInfo:
+    """What the scorer needs of a sentence, independent of any question (cached)."""
+
+    text: str
+    terms: frozenset[str]
+    facets: frozenset[str]
+    entities: dict[str, list[str]]
+
+
+_SENTENCE_CACHE: dict[str, list[SentenceInfo]] = {}
+
+
+def chunk_sentences(text: str, lexicon: Lexicon) -> list[SentenceInfo]:
+    """The sentences of a chunk worth quoting (five words or more), analysed once per text."""
+    cached = _SENTENCE_CACHE.get(text)
+    if cached is None:
+        cached = []
+        for start, end in split_sentences(text):
+            sentence = normalize(text[start:end])
+            if len(sentence.split()) >= 5:
+                cached.append(
+                    SentenceInfo(
+                        sentence,
+                        frozenset(content_terms(sentence)),
+                        frozenset(lexicon.facet_hits(sentence)),
+                        lexicon.by_class(sentence),
+                    )
+                )
+        if len(_SENTENCE_CACHE) > 20_000:
+            _SENTENCE_CACHE.clear()
+        _SENTENCE_CACHE[text] = cached
+    return cached
+
+
 def candidate_sentences(evidence: list[Evidence], lexicon: Lexicon) -> list[Candidate]:
     out: list[Candidate] = []
     seen: set[tuple[str, str]] = set()
     for item in evidence:
-        text = item.chunk.text
-        for start, end in split_sentences(text):
-            sentence = normalize(text[start:end])
-            key = (item.source.source_id, sentence)
-            if len(sentence.split()) < 5 or key in seen:
+        for info in chunk_sentences(item.chunk.text, lexicon):
+            key = (item.source.source_id, info.text)
+            if key in seen:
                 continue
             seen.add(key)
             out.append(
                 Candidate(
-                    text=sentence,
+                    text=info.text,
                     evidence=item,
-                    terms=set(content_terms(sentence)),
-                    facets=lexicon.facet_hits(sentence),
-                    entities=lexicon.by_class(sentence),
+                    terms=set(info.terms),
+                    facets=set(info.facets),
+                    entities=info.entities,
                 )
             )
     return out
