@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def rows(pubmedqa_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.fixture
 def setup(
     tmp_path: Path, make_settings: Callable[..., Settings], embeddings: Any
-) -> tuple[Settings, Library]:
+) -> Iterator[tuple[Settings, Library]]:
     settings = make_settings()
     lib = Library(settings, embeddings=embeddings)
     yield settings, lib
