@@ -101,10 +101,11 @@ def prepare(
     """Open (building it first if needed) the library ``dataset`` is asked against."""
     started = time.perf_counter()
     if dataset.docs is None:
+        # built if missing, brought up to date if corpus/ changed (unchanged sources are
+        # skipped, other sources in the library are kept): the gold set is about corpus/
         library = Library(settings)
-        built_now = not library.is_built()
-        if built_now:
-            ingest([corpus or corpus_dir()], settings, library=library, progress=progress)
+        report = ingest([corpus or corpus_dir()], settings, library=library, progress=progress)
+        built_now = bool(report.added or report.updated)
         return _prepared(settings, library, built_now, started)
     root = index_dir(settings, dataset)
     store = settings.store.model_copy(update={"collection_prefix": f"eval-{root.name}"})

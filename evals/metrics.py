@@ -109,7 +109,7 @@ class MRR(Metric):
 
 class NDCGAt10(Metric):
     """ndcg@10 = DCG / ideal DCG with binary relevance: DCG = sum over the top 10 sources of
-    rel_i / log2(i + 1); the ideal ranks min(|gold|, 10) gold sources first."""
+    rel_i / log2(i + 1), i the rank from 1; the ideal ranks min(|gold|, 10) gold sources first."""
 
     name = "retrieval.ndcg@10"
 
@@ -192,7 +192,8 @@ class SupportRate(Metric):
     """support_rate (ALCE-style) = answer sentences supported by their cited passages / all
     answer sentences. Supported: the sentence cites >= 1 passage, every number in it appears in
     the cited passages (or the cited sources' title/year), and its cosine to the most similar
-    cited passage sentence is >= SUPPORT_THRESHOLD. Uncited sentences count as unsupported."""
+    cited passage sentence is >= the support threshold (SUPPORT_THRESHOLD, 0.7, MiniLM cosine).
+    Uncited sentences count as unsupported."""
 
     name = "citations.support_rate"
     needs_encoder = True
@@ -297,8 +298,8 @@ class AbstentionRecall(Metric):
 
 
 class DisclaimerRate(Metric):
-    """disclaimer_rate = answers (abstentions included) whose rendered Markdown ends with the
-    non-empty disclaimer / all answers."""
+    """disclaimer_rate = answers (abstentions included) whose rendered Markdown shows the
+    non-empty disclaimer / all answers (a failed ask counts as an answer without it)."""
 
     name = "disclaimer_rate"
 

@@ -29,21 +29,21 @@ def fmt(value: Any, key: str = "") -> str:
 
 def definitions(judge: bool) -> list[str]:
     """'key: formula' for every metric, from the metric classes' docstrings."""
-    out = []
+    keys: dict[type, list[str]] = {}
     for metric in m.all_metrics(judge):
-        doc = " ".join((type(metric).__doc__ or "").split())
-        out.append(f"{metric.key}: {doc}")
-    return out
+        keys.setdefault(type(metric), []).append(metric.key)
+    return [f"{', '.join(k)}: {' '.join((cls.__doc__ or '').split())}" for cls, k in keys.items()]
 
 
 def _run_facts(run: dict[str, Any]) -> list[str]:
     lib = run["library"]
+    state = "built or updated by this run" if lib["built_now"] else "reused as it was"
     return [
         f"Items: {run['items']} (split {run['split']}, limit {run['limit']}, seed {run['seed']}); "
         f"errors: {run['errors']}",
         f"Composer: {run['composer']}; judge: {run['judge'] or 'off'}",
         f"Library: {lib['sources']} sources, {lib['chunks']} chunks in {lib['location']} "
-        f"(index {lib['index']}; {'built by this run' if lib['built_now'] else 'reused'})",
+        f"(index {lib['index']}; {state})",
         f"Wall time: {run['wall_time_s']} s (library {run['prepare_s']} s, asks {run['asks_s']} s,"
         f" scoring {run['scoring_s']} s)",
         f"Command: {' '.join(run['command']) or '(python API)'}",

@@ -124,7 +124,7 @@ def run_item(chain: AskChain, library: Library, item: EvalItem, k: int) -> dict[
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "describe", "--always", "--dirty"],
             capture_output=True,
             text=True,
             timeout=5,
@@ -189,10 +189,11 @@ def run(dataset: Dataset, items: list[EvalItem], settings: Settings, cfg: RunCon
         if judge is not None:
             rec["judge"] = judge.grade(rec)
         records.append(rec)
+        answerable = [r for r in records if r["gold"]["sources"]]
         cited = sum(
-            bool(set(r["gold"]["sources"]) & set(r["systems"]["ours"]["cited"])) for r in records
+            bool(set(r["gold"]["sources"]) & set(r["systems"]["ours"]["cited"])) for r in answerable
         )
-        bar.set_postfix_str(f"cited-gold {cited}/{len(records)}")
+        bar.set_postfix_str(f"cited-gold {cited}/{len(answerable)}")
     asks_s = time.perf_counter() - asks_started
     scoring_started = time.perf_counter()
     ctx = Context(
