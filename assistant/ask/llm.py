@@ -10,10 +10,11 @@ If nothing survives, the extractive answer is used and a notice says so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from assistant.ask.citations import Verification, resolve_bullet
+from assistant.ask.citations import MARKER_RE, Verification, resolve_bullet
 from assistant.ask.compose import _topic
 from assistant.ask.draft import (
     ADDITIONAL_CONTEXT,
@@ -52,6 +53,18 @@ def number_sources(evidence: list[Evidence]) -> dict[int, list[Evidence]]:
             order.append(sid)
         chunks.setdefault(sid, []).append(e)
     return {i: chunks[sid] for i, sid in enumerate(order, start=1)}
+
+
+_MARKERS_AFTER_STOP = re.compile(rf"([.!?])((?:[ \t]*{MARKER_RE.pattern})+)")
+
+
+def attach_trailing_markers(text: str) -> str:
+    """'Anakinra helped. [1] Fever fell.[2]' -> 'Anakinra helped [1]. Fever fell [2].'
+
+    Markers written after the full stop belong to the sentence before it; left there, the
+    sentence splitter would hand them to the next sentence (or to no sentence at all).
+    """
+    return _MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
 
 
 def format_sources(numbered: dict[int, list[Evidence]]) -> str:
@@ -114,7 +127,7 @@ def compose_with_llm(
         return Draft(abstained=True, notice=CANNOT_ANSWER_PHRASE, composer=composer)
     report = Verification()
     bullets: list[tuple[DraftBullet, list[Evidence]]] = []
-    for sentence in sentences(reply.replace("\n", " \n")):
+    for sentence in sentences(attach_trailing_markers(reply).replace("\n", " \n")):
         bullet = resolve_bullet(sentence.lstrip("-*• ").strip(), numbered, report)
         if bullet is None:
             continue

@@ -28,7 +28,13 @@ from assistant.ask.citations import check_answer_citations, finalize
 from assistant.ask.draft import GUIDELINES, RESEARCH, Draft, DraftBullet, DraftCitation
 from assistant.ask.draft import DraftSection as Section
 from assistant.ask.lexicon import load_lexicon
-from assistant.ask.llm import FALLBACK_NOTICE, compose_with_llm, invoke_model, number_sources
+from assistant.ask.llm import (
+    FALLBACK_NOTICE,
+    attach_trailing_markers,
+    compose_with_llm,
+    invoke_model,
+    number_sources,
+)
 from assistant.config import LLMSettings, Settings
 from assistant.models import ModelUnavailable, get_chat_model
 from assistant.prompts import CANNOT_ANSWER_PHRASE, disclaimer
@@ -139,6 +145,34 @@ def test_content_blocks_are_read(evidence: list[Evidence]) -> None:
     draft, calls = compose(message, evidence)
     assert not calls
     assert [b.text for b in bullets_of(draft)] == [GUIDE]
+
+
+@pytest.mark.parametrize("gap", [" ", "", "\n", "  "])
+def test_markers_after_the_full_stop_stay_with_their_sentence(
+    gap: str, evidence: list[Evidence]
+) -> None:
+    reply = (
+        f"{GUIDE}{gap}[1]{gap or ' '}"
+        f"In a retrospective series, anakinra was effective in 19 of 21 patients (90.5%).{gap}[2]"
+    )
+    draft, calls = compose(reply, evidence)
+    assert not calls
+    cited = [(b.text[:20], [c.source_id for c in b.citations]) for b in bullets_of(draft)]
+    assert cited == [(GUIDE[:20], ["guide"]), ("In a retrospective s", ["series"])]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A helped. [1] B fell.[2]", "A helped [1]. B fell [2]."),
+        ("A helped. [1][2] B fell. [3, 4]", "A helped [1][2]. B fell [3, 4]."),
+        ("A helped [1]. B fell [2].", "A helped [1]. B fell [2]."),
+        ("Version 2.0 is out. [x] ok", "Version 2.0 is out. [x] ok"),
+        ("Is it safe? [2]", "Is it safe [2]?"),
+    ],
+)
+def test_attach_trailing_markers(text: str, expected: str) -> None:
+    assert attach_trailing_markers(text) == expected
 
 
 def test_a_marker_to_no_source_is_dropped(evidence: list[Evidence]) -> None:
