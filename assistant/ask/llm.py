@@ -55,7 +55,10 @@ def number_sources(evidence: list[Evidence]) -> dict[int, list[Evidence]]:
     return {i: chunks[sid] for i, sid in enumerate(order, start=1)}
 
 
-_MARKERS_AFTER_STOP = re.compile(rf"([.!?])((?:[ \t]*{MARKER_RE.pattern})+)")
+_MARKERS_AFTER_STOP = re.compile(
+    rf"([.!?])((?:[ \t]*{MARKER_RE.pattern})+"  # "helped. [1]", "helped.[1][2]"
+    rf"|[ \t]*\n(?:[ \t]*{MARKER_RE.pattern})+(?=[ \t]*(?:\n|$)))"  # markers on a line of their own
+)
 
 
 def attach_trailing_markers(text: str) -> str:

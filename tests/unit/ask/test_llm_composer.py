@@ -169,6 +169,8 @@ def test_markers_after_the_full_stop_stay_with_their_sentence(
         ("A helped [1]. B fell [2].", "A helped [1]. B fell [2]."),
         ("Version 2.0 is out. [x] ok", "Version 2.0 is out. [x] ok"),
         ("Is it safe? [2]", "Is it safe [2]?"),
+        ("A helped.\n[1]\nB fell.\n[2]", "A helped [1].\nB fell [2]."),
+        ("A helped.\n[1] B fell.", "A helped.\n[1] B fell."),  # a line that starts with one
     ],
 )
 def test_attach_trailing_markers(text: str, expected: str) -> None:
