@@ -136,7 +136,10 @@ def setup(
 
 
 def run(lib: Library, paths: list[Path], prune: bool = False) -> IngestReport:
-    return ingest(paths, lib.settings, prune=prune, library=lib, progress=False)
+    """One ingest, then the three stores must agree (checked after every step)."""
+    report = ingest(paths, lib.settings, prune=prune, library=lib, progress=False)
+    assert_consistent(lib)
+    return report
 
 
 # --------------------------------------------------------------------------- tests
