@@ -226,6 +226,7 @@ class AskChain:
             )
             return state
         c = self.settings.compose
+        profile = state.profile
         if self.chat_model is not None:
             from assistant.ask.llm import compose_with_llm
 
@@ -235,9 +236,9 @@ class AskChain:
                 self.chat_model,
                 state.audience,
                 fallback=lambda: compose_extractive(
-                    state.profile,
+                    profile,
                     state.ranked,
-                    c,  # type: ignore[arg-type]
+                    c,
                     min_score=c.min_sentence_score,
                     relative=c.relative_sentence_score,
                 ),

@@ -126,7 +126,7 @@ def rewrite(question: str, previous: str, lexicon: Lexicon) -> str:
 
     # The follow-up has its own intent ("what dose?", "compare with etoposide?"): keep it,
     # resolve a pronoun to the previous main entity, and add the subject it leaves out.
-    main = (prev["drug"] or prev["disease"] or [None])[0]
+    main: str | None = next(iter(prev["drug"] or prev["disease"]), None)
     bare_comparison = _BARE_COMPARISON.match(core)
     if main and bare_comparison:
         core = f"how does {main} compare with {bare_comparison.group(1)}"
