@@ -52,7 +52,9 @@ def _load_embeddings(path: str, device: str, batch_size: int) -> Embeddings:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from langchain_huggingface import HuggingFaceEmbeddings
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
     return HuggingFaceEmbeddings(
         model_name=path,
         model_kwargs={"device": device},
