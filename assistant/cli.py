@@ -124,10 +124,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one clear line instead of a traceback for expected failures
-        from assistant.errors import USER_ERRORS
+        from assistant.errors import USER_ERRORS, user_message
 
         if isinstance(exc, USER_ERRORS):
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {user_message(exc)}", file=sys.stderr)
+            if args.command in ("ask", "chat", "serve"):
+                from assistant.prompts import disclaimer
+
+                print(disclaimer(), file=sys.stderr)
             return 1
         raise
 

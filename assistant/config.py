@@ -36,6 +36,9 @@ class EmbeddingSettings(_Section):
     )
     batch_size: int = Field(32, ge=1, description="Texts per encode() call.")
     device: str = Field("cpu", description="Torch device for the embedder.")
+    threads: int | None = Field(
+        None, ge=1, description="Torch CPU threads (default: torch's choice, one per core)."
+    )
 
 
 class ChunkingSettings(_Section):

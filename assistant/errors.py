@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
+
+from pydantic import ValidationError
+
 from assistant.ingest.store import IndexMissing
 from assistant.models import ModelUnavailable
 
@@ -15,4 +19,19 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ModelUnavailable,
     InvalidQuestion,
     FileNotFoundError,
+    ValidationError,
+    tomllib.TOMLDecodeError,
 )
+
+
+def user_message(exc: BaseException) -> str:
+    """One or a few lines a user can act on (settings errors name the offending keys)."""
+    if isinstance(exc, ValidationError):
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        return "invalid settings: " + "; ".join(problems)
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return f"the settings file is not valid TOML: {exc}"
+    return str(exc)

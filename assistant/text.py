@@ -39,19 +39,20 @@ _ABBREVIATIONS = {
     "min",
     "max",
 }
-# A sentence ends at . ! or ? followed by space(s) and an upper-case letter, digit, quote or bracket.
+# A sentence ends at . ! or ? followed by space(s) and a capital, digit, quote or bracket.
 _BOUNDARY_RE = re.compile(r"([.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[])")
 _WORD_RE = re.compile(r"[A-Za-z0-9]+(?:[-'][A-Za-z0-9]+)*")
 _BULLET_RE = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 
 STOPWORDS: frozenset[str] = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so some
-    such than that the their theirs them themselves then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your yours
-    yourself yourselves s t don shall may might must whether per via vs versus""".split()
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just me more most my myself no nor not now of off on once only or other our
+    ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves s t don shall may might must whether per via vs versus""".split()
 )
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real embedder loaded once per session, settings in tmp dirs, ../shared data."""
+"""Shared fixtures: the real embedder (loaded once), settings in tmp dirs, ../shared data."""
 
 from __future__ import annotations
 

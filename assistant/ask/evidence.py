@@ -16,7 +16,7 @@ from functools import cached_property
 from assistant.ask.lexicon import Lexicon
 from assistant.ingest.lexical import LexicalIndex
 from assistant.text import NUMBER_RE, content_terms, normalize, numbers, split_sentences
-from assistant.types import EVIDENCE_RANK, Evidence
+from assistant.types import EVIDENCE_RANK, GUIDANCE_TYPES, Evidence
 
 # Facets that a question about one facet usually also wants to see (a treatment's efficacy
 # comes with its safety), with the partial credit they earn.
@@ -355,7 +355,13 @@ def focus_gap(
         return None
     cls = "drug" if drugs else "disease"
     for c in ranked:
-        if not any(f in c.facets for f in facets):
+        speaks = bool(set(facets) & c.facets) or (
+            # a guideline recommending a treatment speaks to whether it works
+            "efficacy" in facets
+            and "recommendation" in c.facets
+            and c.evidence.source.evidence_type in GUIDANCE_TYPES
+        )
+        if not speaks:
             continue
         if facets == ["dosing"] and not DOSE_RE.search(c.text):
             continue  # a dosing question needs a sentence that states a dose

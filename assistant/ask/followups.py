@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from assistant.ask.condense import POPULATION_PHRASES
 from assistant.ask.evidence import Candidate
 from assistant.ask.lexicon import Lexicon
 
@@ -25,13 +26,18 @@ DEFAULT_DISEASE = "HLH"
 
 
 def _comparator(drug: str, candidates: Sequence[Candidate]) -> str | None:
-    """The other drug the retrieved evidence mentions most."""
-    counts = Counter(
-        d
-        for c in candidates
-        for d in c.entities.get("drug", [])
-        if d != drug and d not in {"corticosteroids", "IVIG"}
-    )
+    """The other drug the retrieved evidence compares most often with ``drug`` (or, failing
+    any comparison, mentions most)."""
+
+    def count(pool: Sequence[Candidate]) -> Counter[str]:
+        return Counter(
+            d
+            for c in pool
+            for d in c.entities.get("drug", [])
+            if d != drug and d not in {"corticosteroids", "IVIG"}
+        )
+
+    counts = count([c for c in candidates if "comparison" in c.facets]) or count(candidates)
     return counts.most_common(1)[0][0] if counts else None
 
 
@@ -46,6 +52,9 @@ def candidate_follow_ups(
     asked_populations = {p for q in [standalone, *asked] for p in lexicon.by_class(q)["population"]}
     drug = entities["drug"][0] if entities["drug"] else None
     disease = entities["disease"][0] if entities["disease"] else DEFAULT_DISEASE
+    if entities["population"]:  # keep the conversation's population: "... in HLH in children?"
+        population = entities["population"][0]
+        disease = f"{disease} {POPULATION_PHRASES.get(population, 'in ' + population)}"
     seen = {" ".join(q.lower().split()) for q in [standalone, *asked]}
     out: list[str] = []
     for facet in FACET_ORDER:

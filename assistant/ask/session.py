@@ -138,7 +138,7 @@ def chat(args: argparse.Namespace, settings: Settings) -> int:
         try:
             answer = conversation.ask(chain, line, args.audience)
         except InvalidQuestion as exc:
-            print(f"error: {exc}")
+            print(f"error: {exc}\n{disclaimer()}")
             continue
         print(answer.markdown)
 

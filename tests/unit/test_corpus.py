@@ -1,4 +1,4 @@
-"""The built-in library: every article is well formed and says nothing its fact-sheet record does not."""
+"""The built-in library: every article is well formed and says nothing its record does not."""
 
 from __future__ import annotations
 
@@ -18,12 +18,39 @@ from assistant.types import EVIDENCE_TYPES, SourceDoc
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "corpus"
 FACTS = REPO.parent / "shared" / "evidence" / "hlh-facts.yaml"
-RECORD_FIELDS = ("title", "journal", "year", "volume", "issue", "pages", "pmid", "doi", "link",
-                 "evidence_type", "population", "intervention", "comparator")
-NUMBER_SOURCES = ("key_findings", "title", "title_fragment", "title_note", "population",
-                  "intervention", "comparator", "year", "volume", "issue", "pages", "journal")
-UNCONFIRMED_TITLE = re.compile(r"\[(?:full title not confirmed|descriptive title; official "
-                               r"title not confirmed)\]$")
+RECORD_FIELDS = (
+    "title",
+    "journal",
+    "year",
+    "volume",
+    "issue",
+    "pages",
+    "pmid",
+    "doi",
+    "link",
+    "evidence_type",
+    "population",
+    "intervention",
+    "comparator",
+)
+NUMBER_SOURCES = (
+    "key_findings",
+    "title",
+    "title_fragment",
+    "title_note",
+    "population",
+    "intervention",
+    "comparator",
+    "year",
+    "volume",
+    "issue",
+    "pages",
+    "journal",
+)
+UNCONFIRMED_TITLE = re.compile(
+    r"\[(?:full title not confirmed|descriptive title; official "
+    r"title not confirmed)\]$"
+)
 
 
 def _articles() -> list[SourceDoc]:
@@ -116,4 +143,6 @@ def test_body_lines_are_headings_or_single_sentence_bullets() -> None:
             if not line.strip() or line.startswith("## "):
                 continue
             assert line.startswith("- "), f"{doc.source_id}: not a bullet: {line[:60]!r}"
-            assert len(sentences(line)) == 1, f"{doc.source_id}: more than one sentence: {line[:60]}"
+            assert len(sentences(line)) == 1, (
+                f"{doc.source_id}: more than one sentence: {line[:60]}"
+            )
