@@ -14,6 +14,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evals.datasets import Dataset, EvalItem
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -104,7 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args, dataset, items, argv)
 
 
-def _run(args: argparse.Namespace, dataset, items, argv: Sequence[str] | None) -> int:  # type: ignore[no-untyped-def]
+def _run(
+    args: argparse.Namespace,
+    dataset: Dataset,
+    items: list[EvalItem],
+    argv: Sequence[str] | None,
+) -> int:
     from assistant.config import load_settings
     from assistant.errors import USER_ERRORS
     from evals.run import RunConfig, run

@@ -84,7 +84,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def select(items: Sequence[EvalItem], split: str | None, limit: int | None, seed: int) -> list:
+def select(
+    items: Sequence[EvalItem], split: str | None, limit: int | None, seed: int
+) -> list[EvalItem]:
     """Items of ``split`` (all when None); with ``limit``, a seeded sample kept in file order."""
     chosen = [it for it in items if split is None or it.split == split]
     if limit is not None and 0 <= limit < len(chosen):

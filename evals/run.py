@@ -172,8 +172,9 @@ def run(dataset: Dataset, items: list[EvalItem], settings: Settings, cfg: RunCon
 
         judge = Judge.from_spec(cfg.judge, prepared.settings)
     # load the embedder and open both indexes before anything is timed
-    library.dense.store.similarity_search(items[0].question, k=1)
-    library.lexical.search(items[0].question, 1)
+    if items:
+        library.dense.store.similarity_search(items[0].question, k=1)
+        library.lexical.search(items[0].question, 1)
     records: list[dict[str, Any]] = []
     asks_started = time.perf_counter()
     bar = tqdm(
