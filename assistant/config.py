@@ -122,7 +122,7 @@ class ComposeSettings(_Section):
         description="Sentences scoring below this fraction of the best are dropped.",
     )
     abstain_min_support: float = Field(
-        0.5, ge=0, le=1, description="Abstain when the best sentence scores below this."
+        0.35, ge=0, le=1, description="Abstain when the best sentence scores below this."
     )
     abstain_min_overlap: float = Field(
         0.2,

@@ -22,6 +22,7 @@ from assistant.ask.draft import (
     TOPIC_DIAGNOSIS,
     TOPIC_DOSING,
     TOPIC_EFFICACY,
+    TOPIC_FINDINGS,
     TOPIC_ORDER,
     TOPIC_OTHER,
     TOPIC_OUTCOMES,
@@ -58,7 +59,10 @@ SAME_SOURCE_TOPIC_PENALTY = 0.08
 
 def _topic(c: Candidate, q: QuestionProfile) -> str:
     """The research sub-heading of a sentence: a comparison the question asks for, another
-    population than the question's, the question's own facet, then the sentence's facet."""
+    population than the question's, the question's own facet, then the sentence's facet.
+    Outside the domain lexicon's reach, facet words mean little: one "Findings" heading."""
+    if not q.in_domain:
+        return TOPIC_FINDINGS
     main = q.entities.get("drug", [])
     drugs = [d for d in c.entities.get("drug", []) if d not in _ADJUNCT_DRUGS]
     others = [d for d in drugs if d not in main]
@@ -137,7 +141,7 @@ def select(
     topics: dict[str, int] = {}
     # when the question asks about something (efficacy, dosing...), research sentences that
     # speak to none of it are left out, however well they match its words
-    faceted = bool(set(q.facets) & set(FACET_TOPICS))
+    faceted = q.in_domain and bool(set(q.facets) & set(FACET_TOPICS))
     pool = [
         c
         for c in ranked

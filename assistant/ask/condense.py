@@ -13,7 +13,9 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from assistant.ask.abstain import GENERIC_STEMS
 from assistant.ask.lexicon import Lexicon, load_lexicon
+from assistant.text import STOPWORDS, stem
 from assistant.types import Turn
 
 if TYPE_CHECKING:
@@ -140,6 +142,17 @@ def rewrite(question: str, previous: str, lexicon: Lexicon) -> str:
     for cls in ("disease", "population"):
         if not present[cls]:
             parts.extend(_phrase(cls, name) for name in prev[cls])
+    if len(parts) == 1 and not any(prev.values()):
+        # the subject is something the lexicon does not name ("the HScore"): carry its words
+        words = [
+            w
+            for w in re.findall(r"[A-Za-z][\w'-]*", previous)
+            if w.lower() not in STOPWORDS
+            and stem(w.lower()) not in GENERIC_STEMS
+            and w.lower() not in core.lower()
+        ]
+        if words:
+            parts.append(f"({' '.join(words)})")
     return " ".join(parts) + "?"
 
 

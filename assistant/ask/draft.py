@@ -24,6 +24,7 @@ TOPIC_DIAGNOSIS = "Diagnosis"
 TOPIC_POPULATIONS = "Special populations"
 TOPIC_OUTCOMES = "Outcomes and survival"
 TOPIC_OTHER = "Other findings"
+TOPIC_FINDINGS = "Findings"
 TOPIC_COMPARISON_PREFIX = "Comparison with "
 TOPIC_ORDER = [
     TOPIC_EFFICACY,
@@ -33,6 +34,7 @@ TOPIC_ORDER = [
     TOPIC_DIAGNOSIS,
     TOPIC_POPULATIONS,
     TOPIC_OUTCOMES,
+    TOPIC_FINDINGS,
     TOPIC_OTHER,
 ]
 FACET_TOPICS = {
@@ -59,6 +61,7 @@ PATIENT_HEADINGS = {
     TOPIC_POPULATIONS: "Particular groups of patients",
     TOPIC_OUTCOMES: "Survival and outcomes",
     TOPIC_OTHER: "Other findings",
+    TOPIC_FINDINGS: "What the studies report",
 }
 
 

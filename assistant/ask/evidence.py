@@ -40,6 +40,10 @@ WEIGHTS = {
 }
 """Sentence score = sum of weight x part (parts in [0, 1]; entity may go negative).
 ``question_numbers`` is a bonus: it stays 0 unless the question itself contains numbers."""
+OPEN_DOMAIN_WEIGHTS = {**WEIGHTS, "entity": 0.0, "facet": 0.0, "overlap": 0.45, "retrieval": 0.35}
+"""For a question the domain lexicon cannot read (no drug, disease or population it knows),
+entities and facets say nothing, and the retrievers' ranking carries their weight. Keeps the
+same total (0.95 before the bonus) so thresholds mean the same."""
 
 
 @dataclass
@@ -74,6 +78,12 @@ class QuestionProfile:
     term_entities: dict[str, str] = field(default_factory=dict)
     """Question terms that belong to a named entity ("hlh" -> "HLH"): a sentence naming the
     entity another way ("IL-1 inhibitors" for anakinra) still counts as containing them."""
+
+    @property
+    def in_domain(self) -> bool:
+        """Whether the question names a drug or disease the domain lexicon knows; only then are
+        its facet words read as clinical intents (a population alone, "children", is not enough)."""
+        return any(self.entities.get(cls) for cls in ("drug", "disease"))
 
     @property
     def total_weight(self) -> float:
@@ -249,7 +259,7 @@ def _entity_score(q: QuestionProfile, c: Candidate, lexicon: Lexicon) -> float:
 
 
 def _facet_score(q: QuestionProfile, c: Candidate) -> float:
-    if not q.facets:
+    if not q.facets or not q.in_domain:
         return 0.5
     best = 0.0
     for facet in q.facets:
@@ -285,6 +295,7 @@ def score_candidates(
     q: QuestionProfile, candidates: list[Candidate], lexicon: Lexicon
 ) -> list[Candidate]:
     """Score in place and return the candidates best first."""
+    weights = WEIGHTS if q.in_domain else OPEN_DOMAIN_WEIGHTS
     max_level = max(EVIDENCE_RANK.values())
     for c in candidates:
         names = {n for group in c.entities.values() for n in group}
@@ -309,7 +320,7 @@ def score_candidates(
             ),
         }
         c.parts = parts
-        c.score = sum(WEIGHTS[k] * v for k, v in parts.items())
+        c.score = sum(weights[k] * v for k, v in parts.items())
     return sorted(candidates, key=lambda c: (-c.score, c.evidence.rank, c.text))
 
 
