@@ -70,43 +70,6 @@ class DocSection(_Model):
     text: str
 
 
-class SourceDoc(_Model):
-    """One source article, whatever file it came from."""
-
-    source_id: str
-    title: str
-    authors: list[str] = Field(default_factory=list)
-    journal: str | None = None
-    year: int | None = None
-    volume: str | None = None
-    issue: str | None = None
-    pages: str | None = None
-    pmid: str | None = None
-    doi: str | None = None
-    link: str | None = None
-    evidence_type: str = "other"
-    population: str | None = None
-    intervention: str | None = None
-    comparator: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    mesh: list[str] = Field(default_factory=list)
-    provenance: str | None = None
-    sections: list[DocSection] = Field(default_factory=list)
-    path: str | None = None
-
-    def content_hash(self) -> str:
-        """Hash of everything that shapes the stored chunks (the file path does not)."""
-        payload = self.model_dump(exclude={"path"})
-        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-    def ref(self) -> SourceRef:
-        return SourceRef(**self.model_dump(include=set(SourceRef.model_fields)))
-
-    @property
-    def section_names(self) -> list[str]:
-        return [s.heading for s in self.sections if s.heading]
-
-
 class SourceRef(_Model):
     """The bibliographic part of a source: what a reference list shows."""
 
@@ -123,6 +86,30 @@ class SourceRef(_Model):
     link: str | None = None
     evidence_type: str = "other"
     provenance: str | None = None
+
+
+class SourceDoc(SourceRef):
+    """One source article, whatever file it came from: its reference plus its content."""
+
+    population: str | None = None
+    intervention: str | None = None
+    comparator: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    mesh: list[str] = Field(default_factory=list)
+    sections: list[DocSection] = Field(default_factory=list)
+    path: str | None = None
+
+    def content_hash(self) -> str:
+        """Hash of everything that shapes the stored chunks (the file path does not)."""
+        payload = self.model_dump(exclude={"path"})
+        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def ref(self) -> SourceRef:
+        return SourceRef(**self.model_dump(include=set(SourceRef.model_fields)))
+
+    @property
+    def section_names(self) -> list[str]:
+        return [s.heading for s in self.sections if s.heading]
 
 
 class Chunk(_Model):

@@ -11,12 +11,8 @@ from __future__ import annotations
 import re
 
 from assistant.ask.draft import (
-    ADDITIONAL_CONTEXT,
-    BOTTOM_LINE,
     COMPARATOR_NAMES,
     FACET_TOPICS,
-    GUIDELINES,
-    KEY_CONSIDERATIONS,
     RESEARCH,
     TOPIC_COMPARISON_PREFIX,
     TOPIC_DIAGNOSIS,
@@ -33,6 +29,7 @@ from assistant.ask.draft import (
     DraftCitation,
     DraftSection,
     design_label,
+    guidelines_section,
 )
 from assistant.ask.evidence import DOSE_RE, Candidate, QuestionProfile, jaccard
 from assistant.config import ComposeSettings
@@ -224,14 +221,7 @@ def compose_extractive(
         # the bottom line comes from the strongest kind of guidance among near-equals
         guidance.sort(key=lambda c: -(c.score + GUIDANCE_LEVEL_WEIGHT * c.parts.get("level", 0)))
         bullets = _bullets(guidance, ranked)
-        parts = [
-            DraftSection(BOTTOM_LINE, "bottom-line", bullets[:1]),
-            DraftSection(KEY_CONSIDERATIONS, "key-considerations", bullets[1:4]),
-            DraftSection(ADDITIONAL_CONTEXT, "additional-context", bullets[4:]),
-        ]
-        sections.append(
-            DraftSection(GUIDELINES, "guidelines", subsections=[p for p in parts if p.bullets])
-        )
+        sections.append(guidelines_section(bullets))
 
     if research:
         by_topic: dict[str, list[Candidate]] = {}

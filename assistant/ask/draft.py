@@ -108,3 +108,14 @@ class Draft:
     abstained: bool = False
     notice: str | None = None
     composer: str = "extractive"
+
+
+def guidelines_section(bullets: list[DraftBullet]) -> DraftSection:
+    """'From the Guidelines': the first bullet is the bottom line, the next three the key
+    considerations, the rest additional context (empty parts left out)."""
+    parts = [
+        DraftSection(BOTTOM_LINE, "bottom-line", bullets[:1]),
+        DraftSection(KEY_CONSIDERATIONS, "key-considerations", bullets[1:4]),
+        DraftSection(ADDITIONAL_CONTEXT, "additional-context", bullets[4:]),
+    ]
+    return DraftSection(GUIDELINES, "guidelines", subsections=[p for p in parts if p.bullets])

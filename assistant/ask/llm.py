@@ -17,15 +17,12 @@ from typing import Any
 from assistant.ask.citations import MARKER_RE, Verification, resolve_bullet
 from assistant.ask.compose import _topic
 from assistant.ask.draft import (
-    ADDITIONAL_CONTEXT,
-    BOTTOM_LINE,
-    GUIDELINES,
-    KEY_CONSIDERATIONS,
     RESEARCH,
     Draft,
     DraftBullet,
     DraftSection,
     design_label,
+    guidelines_section,
 )
 from assistant.ask.evidence import Candidate, QuestionProfile
 from assistant.ask.lexicon import Lexicon
@@ -173,14 +170,7 @@ def _arrange(
         topics.setdefault(_topic(probe, profile), []).append(bullet)
     sections: list[DraftSection] = []
     if guidance:
-        parts = [
-            DraftSection(BOTTOM_LINE, "bottom-line", guidance[:1]),
-            DraftSection(KEY_CONSIDERATIONS, "key-considerations", guidance[1:4]),
-            DraftSection(ADDITIONAL_CONTEXT, "additional-context", guidance[4:]),
-        ]
-        sections.append(
-            DraftSection(GUIDELINES, "guidelines", subsections=[p for p in parts if p.bullets])
-        )
+        sections.append(guidelines_section(guidance))
     if topics:
         sections.append(
             DraftSection(
