@@ -37,7 +37,7 @@ from assistant.errors import InvalidQuestion
 from assistant.ingest.store import Library
 from assistant.prompts import CANNOT_ANSWER_PHRASE, disclaimer
 from assistant.text import normalize
-from assistant.types import AUDIENCES, Answer, Turn
+from assistant.types import AUDIENCES, Answer, Evidence, Turn
 
 MAX_QUESTION_CHARS = 2000
 CLOSEST_SOURCES = 3
@@ -318,8 +318,6 @@ class AskChain:
             return False
         chunks = self.library.manifest.chunks(cid for cid, _ in lexical)
         evidence = []
-        from assistant.types import Evidence
-
         for rank, (cid, score) in enumerate(lexical, start=1):
             chunk = chunks.get(cid)
             ref = self.retriever.sources.get(chunk.source_id) if chunk else None
