@@ -426,7 +426,6 @@ def fake_server() -> Iterator[tuple[str, type[_Handler]]]:
 def test_openai_compatible_server_round_trip(
     fake_server: tuple[str, type[_Handler]], evidence: list[Evidence]
 ) -> None:
-    pytest.importorskip("langchain_openai")
     url, handler = fake_server
     handler.content = f"{GUIDE[:-1]} [1].\nAnakinra cures all [5]."
     model = get_chat_model("openai:fake", LLMSettings(base_url=url, timeout_s=10))
@@ -456,7 +455,6 @@ def _closed_port() -> int:
 
 
 def test_an_unreachable_server_names_its_url() -> None:
-    pytest.importorskip("langchain_openai")
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     model = get_chat_model("openai:fake", LLMSettings(base_url=url, timeout_s=5))
     with pytest.raises(ModelUnavailable) as info:
