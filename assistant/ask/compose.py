@@ -234,6 +234,3 @@ def compose_extractive(
         ]
         sections.append(DraftSection(RESEARCH, "research", subsections=subsections))
     return Draft(sections=sections)
-
-
-__all__ = ["compose_extractive", "select", "TOPIC_EFFICACY", "TOPIC_OTHER"]

@@ -113,6 +113,3 @@ class LexicalIndex:
             if score > 0:
                 out.append((self.ids[int(pos)], float(score)))
         return out
-
-    def has_term(self, token: str) -> bool:
-        return token in self.vocabulary

@@ -5,7 +5,6 @@ Chroma and the lexical index are derived from it and are made to agree with it a
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 import uuid
@@ -185,7 +184,3 @@ class _Txn:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, sort_keys=True)
