@@ -14,25 +14,21 @@ from typing import Any
 from urllib.parse import urlparse
 
 from assistant.config import Settings
+from assistant.ingest.manifest import Manifest
+from assistant.ingest.store import manifest_path
 
 PROBE_TIMEOUT_S = 1.0
 OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434"
 
 
-def manifest_path(settings: Settings) -> Path:
-    return settings.data_dir / "index" / settings.index_name() / "manifest.sqlite"
-
-
 def _read_manifest(path: Path) -> tuple[int, int, float | None]:
-    """(sources, chunks, last build time) read-only from the manifest."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    """(sources, chunks, last build time), read-only from the manifest."""
+    manifest = Manifest(path, readonly=True)
     try:
-        n_sources = int(db.execute("SELECT COUNT(*) FROM sources").fetchone()[0])
-        n_chunks = int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
-        row = db.execute("SELECT value FROM meta WHERE key = 'last_built'").fetchone()
+        last = manifest.get_meta("last_built")
+        return manifest.count_sources(), manifest.count_chunks(), float(last) if last else None
     finally:
-        db.close()
-    return n_sources, n_chunks, float(row[0]) if row else None
+        manifest.close()
 
 
 def _reachable(url: str) -> bool:

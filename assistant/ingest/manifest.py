@@ -51,9 +51,14 @@ class SourceRow:
 
 
 class Manifest:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        """Open (and create) the manifest; ``readonly`` opens an existing one without creating
+        or changing any file (sqlite3.Error if it is missing or unreadable)."""
         self.path = path
+        if readonly:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -105,6 +110,9 @@ class Manifest:
 
     def iter_embed_texts(self) -> Iterator[tuple[str, str]]:
         yield from self._db.execute("SELECT chunk_id, embed_text FROM chunks ORDER BY chunk_id")
+
+    def count_sources(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM sources").fetchone()[0])
 
     def count_chunks(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])

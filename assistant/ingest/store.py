@@ -39,6 +39,15 @@ class Reconciled:
     lexical_rebuilt: bool
 
 
+def index_dir(settings: Settings) -> Path:
+    """Where the manifest and lexical index of this configuration's collection live."""
+    return settings.data_dir / "index" / settings.index_name()
+
+
+def manifest_path(settings: Settings) -> Path:
+    return index_dir(settings) / "manifest.sqlite"
+
+
 def chunk_metadata(doc: SourceDoc, chunk: Chunk) -> dict[str, Any]:
     """Flat, scalar metadata stored with each vector (what Chroma filters on)."""
     meta: dict[str, Any] = {
@@ -125,8 +134,8 @@ class Library:
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
-        self.root = settings.data_dir / "index" / settings.index_name()
-        self.manifest = Manifest(self.root / "manifest.sqlite")
+        self.root = index_dir(settings)
+        self.manifest = Manifest(manifest_path(settings))
         self._embeddings = embeddings
         self._dense: DenseIndex | None = None
         self._lexical: LexicalIndex | None = None

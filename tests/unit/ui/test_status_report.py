@@ -11,7 +11,8 @@ import pytest
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.ingest.manifest import Manifest
-from assistant.status import library_status, manifest_path, model_status
+from assistant.ingest.store import manifest_path
+from assistant.status import library_status, model_status
 from assistant.types import Chunk, DocSection, SourceDoc
 
 
