@@ -25,6 +25,7 @@ from assistant.ask.evidence import (
     candidate_sentences,
     focus_gap,
     profile_question,
+    rank_key,
     score_candidates,
 )
 from assistant.ask.followups import suggest_follow_ups
@@ -37,7 +38,7 @@ from assistant.errors import InvalidQuestion
 from assistant.ingest.store import Library
 from assistant.prompts import CANNOT_ANSWER_PHRASE, disclaimer
 from assistant.text import normalize
-from assistant.types import AUDIENCES, Answer, Evidence, Turn
+from assistant.types import AUDIENCES, Answer, Turn
 
 MAX_QUESTION_CHARS = 2000
 CLOSEST_SOURCES = 3
@@ -189,8 +190,14 @@ class AskChain:
             extra = self.retriever.expand(retrieval.evidence, best)
             if extra:
                 retrieval.evidence = retrieval.evidence + extra
-                candidates = candidate_sentences(retrieval.evidence, self.lexicon)
-                ranked = score_candidates(profile, candidates, self.lexicon)
+                seen = {(c.source_id, c.text) for c in candidates}
+                new = [
+                    c
+                    for c in candidate_sentences(extra, self.lexicon)
+                    if (c.source_id, c.text) not in seen
+                ]
+                scored = score_candidates(profile, new, self.lexicon)
+                ranked = sorted(ranked + scored, key=rank_key)
         return profile, ranked
 
     def _support(
@@ -313,21 +320,10 @@ class AskChain:
 
     def is_answerable(self, question: str) -> bool:
         """The abstention gate on lexical evidence alone (cheap enough for follow-up checks)."""
-        lexical = self.retriever.lexical_search(question, self.settings.retrieval.top_k)
-        if not lexical:
+        retrieval = self.retriever.lexical_retrieve(question, self.settings.retrieval.top_k)
+        if not retrieval.evidence:
             return False
-        chunks = self.library.manifest.chunks(cid for cid, _ in lexical)
-        evidence = []
-        for rank, (cid, score) in enumerate(lexical, start=1):
-            chunk = chunks.get(cid)
-            ref = self.retriever.sources.get(chunk.source_id) if chunk else None
-            if chunk and ref:
-                evidence.append(
-                    Evidence(
-                        chunk=chunk, source=ref, lexical_score=score, fused_score=score, rank=rank
-                    )
-                )
-        profile, ranked = self._rank(question, Retrieval(question, evidence))
+        profile, ranked = self._rank(question, retrieval)
         return not self._support(profile, ranked, similarity=1.0).abstain
 
 

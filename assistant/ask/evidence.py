@@ -321,7 +321,12 @@ def score_candidates(
         }
         c.parts = parts
         c.score = sum(weights[k] * v for k, v in parts.items())
-    return sorted(candidates, key=lambda c: (-c.score, c.evidence.rank, c.text))
+    return sorted(candidates, key=rank_key)
+
+
+def rank_key(c: Candidate) -> tuple[float, int, str]:
+    """Best score first; ties go to the better-ranked chunk, then alphabetically (stable)."""
+    return (-c.score, c.evidence.rank, c.text)
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

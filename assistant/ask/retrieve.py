@@ -13,7 +13,14 @@ from typing import Any
 
 from assistant.config import RetrievalSettings
 from assistant.ingest.store import Library
-from assistant.types import EVIDENCE_RANK, EVIDENCE_TYPES, GUIDANCE_TYPES, Evidence, SourceRef
+from assistant.types import (
+    EVIDENCE_RANK,
+    EVIDENCE_TYPES,
+    GUIDANCE_TYPES,
+    Chunk,
+    Evidence,
+    SourceRef,
+)
 
 # One rank position at the top of an RRF list is worth about 1/(k+1) - 1/(k+2) ~ 2.6e-4 (k=60);
 # the evidence-level bonus stays below that, so it only reorders near-ties.
@@ -155,29 +162,52 @@ class HybridRetriever:
             lexical_of = {**dict(g_lexical), **lexical_of}
         chunks = self.library.manifest.chunks([*fused, *guidance])
 
-        def evidence(cid: str, score: float) -> Evidence | None:
-            chunk = chunks.get(cid)
-            ref = self.sources.get(chunk.source_id) if chunk else None
-            if chunk is None or ref is None:
-                return None  # the vector outlived its source (an ingest in progress elsewhere)
-            level = EVIDENCE_RANK.get(ref.evidence_type, EVIDENCE_RANK["other"])
-            bonus = _LEVEL_BONUS * (1 - level / max(EVIDENCE_RANK.values()))
-            return Evidence(
-                chunk=chunk,
-                source=ref,
-                dense_score=dense_of.get(cid),
-                lexical_score=lexical_of.get(cid),
-                fused_score=score + bonus,
-            )
-
         def ranked(scores: dict[str, float]) -> list[Evidence]:
-            items = [e for e in (evidence(c, sc) for c, sc in scores.items()) if e is not None]
+            found = (
+                self._evidence(chunks, c, sc, dense_of, lexical_of) for c, sc in scores.items()
+            )
+            items = [e for e in found if e is not None]
             return sorted(items, key=lambda e: (-e.fused_score, e.chunk.chunk_id))
 
         selected = self._diversify(ranked(fused), ranked(guidance))
         for rank, item in enumerate(selected, start=1):
             item.rank = rank
         return Retrieval(question, selected, dense, lexical, vector)
+
+    def _evidence(
+        self,
+        chunks: dict[str, Chunk],
+        cid: str,
+        score: float,
+        dense_of: dict[str, float],
+        lexical_of: dict[str, float],
+    ) -> Evidence | None:
+        """A ranked chunk with its source; the evidence level nudges near-ties."""
+        chunk = chunks.get(cid)
+        ref = self.sources.get(chunk.source_id) if chunk else None
+        if chunk is None or ref is None:
+            return None  # the vector outlived its source (an ingest in progress elsewhere)
+        level = EVIDENCE_RANK.get(ref.evidence_type, EVIDENCE_RANK["other"])
+        bonus = _LEVEL_BONUS * (1 - level / max(EVIDENCE_RANK.values()))
+        return Evidence(
+            chunk=chunk,
+            source=ref,
+            dense_score=dense_of.get(cid),
+            lexical_score=lexical_of.get(cid),
+            fused_score=score + bonus,
+        )
+
+    def lexical_retrieve(self, query: str, k: int) -> Retrieval:
+        """Lexical results alone, in BM25 order (no query embedding: cheap enough to check
+        suggested follow-ups)."""
+        lexical = self.lexical_search(query, k)
+        chunks = self.library.manifest.chunks(cid for cid, _ in lexical)
+        lexical_of = dict(lexical)
+        found = (self._evidence(chunks, cid, sc, {}, lexical_of) for cid, sc in lexical)
+        evidence = [e for e in found if e is not None]
+        for rank, item in enumerate(evidence, start=1):
+            item.rank = rank
+        return Retrieval(query, evidence, [], lexical)
 
     def expand(self, evidence: list[Evidence], source_ids: list[str]) -> list[Evidence]:
         """The other chunks of these sources (parent-document expansion), ranked after
