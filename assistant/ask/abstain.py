@@ -122,7 +122,7 @@ class Vocabulary:
 
     def __init__(self, idf: IdfTable) -> None:
         self.idf = idf
-        self._terms = [t for t in idf._df if t and t[0].isalpha()]
+        self._terms = [t for t in idf.terms if t and t[0].isalpha()]
         self._known: dict[tuple[str, int], bool] = {}
         self._by_initial: dict[str, list[str]] = {}
         for term in self._terms:

@@ -95,13 +95,11 @@ class IdfTable:
 
     def __init__(self, index: LexicalIndex) -> None:
         self.n_docs = max(len(index), 1)
-        self._df: dict[str, int] = {}
-        retriever = index._retriever
-        if retriever is not None:
-            indptr = retriever.scores["indptr"]
-            for token, tid in retriever.vocab_dict.items():
-                if token and tid + 1 < len(indptr):  # bm25s adds an empty token past the end
-                    self._df[token] = int(indptr[tid + 1] - indptr[tid])
+        self._df = index.document_frequencies()
+
+    @property
+    def terms(self) -> list[str]:
+        return list(self._df)
 
     def __contains__(self, term: str) -> bool:
         return self._df.get(term, 0) > 0

@@ -108,7 +108,7 @@ class HybridRetriever:
             r.ref.source_id: r.ref for r in self.library.sources()
         }
         self._allowed_cache: dict[Filters, set[str]] = {}
-        self.library._lexical = None  # picks up a rebuilt lexical index
+        self.library.reload_lexical()  # picks up a rebuilt lexical index
 
     def embed(self, text: str) -> list[float]:
         return list(self.library.embeddings.embed_query(text))

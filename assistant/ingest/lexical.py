@@ -83,6 +83,17 @@ class LexicalIndex:
             )
             return None
 
+    def document_frequencies(self) -> dict[str, int]:
+        """Number of chunks each indexed token occurs in."""
+        if self._retriever is None:
+            return {}
+        indptr = self._retriever.scores["indptr"]
+        return {
+            token: int(indptr[tid + 1] - indptr[tid])
+            for token, tid in self._retriever.vocab_dict.items()
+            if token and tid + 1 < len(indptr)  # bm25s adds an empty token past the end
+        }
+
     def __len__(self) -> int:
         return len(self.ids)
 

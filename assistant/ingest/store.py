@@ -217,6 +217,10 @@ class Library:
         self.manifest.remove_sources(source_ids)
         self._lexical = None
 
+    def reload_lexical(self) -> None:
+        """Forget the loaded lexical index: the next use reads (or rebuilds) it from disk."""
+        self._lexical = None
+
     def rebuild_lexical(self) -> LexicalIndex:
         # the revision is read first: a write racing with the build only causes another rebuild
         revision = self.manifest.revision()
