@@ -158,6 +158,7 @@ class UISettings(_Section):
         default_factory=list, description="'user:password' pairs; empty means no login."
     )
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file the Library tab accepts.")
+    upload_max_files: int = Field(20, ge=1, description="Most files one Library upload may add.")
 
 
 class Settings(BaseSettings):

@@ -15,6 +15,7 @@ from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.ui import handlers as h
 from assistant.ui.library import filter_rows, sources_table_html
 from assistant.ui.service import AppService
+from assistant.ui.uploads import UploadGuard, private_upload_dir, upload_only_file
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -42,6 +43,7 @@ def _asset(name: str) -> str:
 
 def build_app(service: AppService) -> "gr.Blocks":
     _offline_env()
+    upload_dir = private_upload_dir()  # before gradio picks its upload folder
     import gradio as gr
 
     slots = max(1, service.settings.compose.follow_ups)
@@ -106,7 +108,7 @@ def build_app(service: AppService) -> "gr.Blocks":
     ) -> tuple[str, str, str, None]:
         progress(0, desc="Checking and saving the files")
         paths = [Path(f) for f in files or []]
-        report = service.add_files(paths, progress=True)
+        report = service.add_files(paths, progress=True, guard=guard.reason)
         return report, library_table(kinds, year_from, year_to, text), status(), None
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -192,7 +194,7 @@ def build_app(service: AppService) -> "gr.Blocks":
                     + f"; at most {service.settings.ui.upload_max_mb:g} MB per file. Stored "
                     "sources are kept; a file with the same name as an earlier upload replaces it."
                 )
-                files = gr.File(
+                files = upload_only_file(
                     file_count="multiple",
                     file_types=sorted(SUPPORTED_SUFFIXES),
                     label="Files to add",
@@ -260,6 +262,8 @@ def build_app(service: AppService) -> "gr.Blocks":
         )
         demo.load(status, outputs=status_box, api_name="status", show_progress="hidden")
         demo.load(library_table, inputs=filters, outputs=table, show_progress="hidden")
+    # what gradio's /upload route received in this process: the only files add_files takes
+    guard = UploadGuard(upload_dir, lambda: demo.upload_file_set)
     return demo
 
 

@@ -6,9 +6,10 @@ No gradio import; ``assistant.ui.app`` wires these to components.
 from __future__ import annotations
 
 import html
+import os
 import re
-import shutil
-from collections.abc import Sequence
+import stat
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,22 +132,58 @@ def safe_upload_name(name: str) -> str:
     return f"{clean[:120]}{_UNSAFE_NAME.sub('', suffix)}"
 
 
+_SNIFF_BYTES = 8192
+_PDF_MAGIC = b"%PDF-"
+
+
+def sniff_content(head: bytes, suffix: str) -> str | None:
+    """Why the first bytes of a file do not match its extension, or None when they do.
+
+    A PDF must carry its header within the first 1,024 bytes (where readers look for it);
+    every other supported type is text, so a NUL byte means a binary file under a text name.
+    """
+    if suffix == ".pdf":
+        return None if _PDF_MAGIC in head[:1024] else "the file is not a PDF (no %PDF header)"
+    if b"\x00" in head:
+        return f"the file is binary, not {suffix} text"
+    return None
+
+
 def check_upload(path: Path, max_mb: float) -> str | None:
-    """Why this uploaded file is refused, or None when it may be ingested."""
+    """Why this uploaded file is refused, or None when it may be ingested: type (extension and
+    content), size; symbolic links and other non-regular files are refused."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         allowed = ", ".join(sorted(SUPPORTED_SUFFIXES))
         what = f"file type {suffix}" if suffix else "a file without an extension"
         return f"{what} is not supported (allowed: {allowed})"
     try:
-        size = path.stat().st_size
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file"
+        size = info.st_size
+        if size == 0:
+            return "the file is empty"
+        if size > max_mb * 1024 * 1024:
+            return f"the file is {size / 1024 / 1024:.1f} MB; the limit is {max_mb:g} MB"
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         return f"cannot read the uploaded file ({exc.strerror or exc})"
-    if size == 0:
-        return "the file is empty"
-    if size > max_mb * 1024 * 1024:
-        return f"the file is {size / 1024 / 1024:.1f} MB; the limit is {max_mb:g} MB"
-    return None
+    return sniff_content(head, suffix)
+
+
+def _copy_no_follow(source: Path, target: Path, max_bytes: float) -> None:
+    """Copy a regular file without following a symbolic link (the check and the copy see the
+    same file), never more than ``max_bytes``."""
+    fd = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            raise OSError(f"{source.name} is not a regular file")
+        data = src.read(int(max_bytes) + 1)
+    if len(data) > max_bytes:
+        raise OSError("the file grew past the size limit while it was read")
+    target.write_bytes(data)
 
 
 @dataclass
@@ -158,15 +195,28 @@ class Staged:
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
 
-def stage_uploads(uploads: Sequence[Path], dest: Path, max_mb: float) -> Staged:
+def stage_uploads(
+    uploads: Sequence[Path],
+    dest: Path,
+    max_mb: float,
+    guard: Callable[[Path], str | None] | None = None,
+    max_files: int | None = None,
+) -> Staged:
     """Check each upload and copy the accepted ones into ``dest`` (a same-named file is
-    replaced: ingest then updates the sources it holds; other sources are untouched)."""
+    replaced: ingest then updates the sources it holds; other sources are untouched).
+
+    ``guard`` says why a path is not a file this app received (the app passes
+    ``UploadGuard.reason``); ``max_files`` bounds one request.
+    """
     staged = Staged()
     seen: set[str] = set()
-    for upload in uploads:
+    for i, upload in enumerate(uploads):
         original = upload.name
         name = safe_upload_name(original)
-        reason = check_upload(upload, max_mb)
+        reason = guard(upload) if guard is not None else None
+        if reason is None and max_files is not None and i >= max_files:
+            reason = f"at most {max_files} files can be added at once"
+        reason = reason or check_upload(upload, max_mb)
         if reason is None and name in seen:
             reason = "another uploaded file has the same name"
         if reason:
@@ -176,7 +226,7 @@ def stage_uploads(uploads: Sequence[Path], dest: Path, max_mb: float) -> Staged:
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / name
         try:
-            shutil.copyfile(upload, target)
+            _copy_no_follow(upload, target, max_mb * 1024 * 1024)
         except OSError as exc:
             staged.rejected.append((original, f"could not be saved ({exc.strerror or exc})"))
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,11 +78,22 @@ class AppService:
     def save_feedback(self, record: FeedbackRecord) -> Path:
         return log_feedback(self.settings, record)
 
-    def add_files(self, uploads: Sequence[Path], progress: bool = True) -> str:
-        """Check, copy into <data_dir>/uploads/ and ingest uploads; an escaped per-file report."""
+    def add_files(
+        self,
+        uploads: Sequence[Path],
+        progress: bool = True,
+        guard: Callable[[Path], str | None] | None = None,
+    ) -> str:
+        """Check, copy into <data_dir>/uploads/ and ingest uploads; an escaped per-file report.
+
+        ``guard`` refuses paths that are not files the app received (see ``ui.uploads``).
+        """
         from assistant.ingest.pipeline import ingest
 
-        staged = stage_uploads(uploads, self.upload_dir, self.settings.ui.upload_max_mb)
+        ui = self.settings.ui
+        staged = stage_uploads(
+            uploads, self.upload_dir, ui.upload_max_mb, guard=guard, max_files=ui.upload_max_files
+        )
         summary: dict[str, Any] | None = None
         error = ""
         if staged.files:

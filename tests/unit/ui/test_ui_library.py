@@ -136,3 +136,58 @@ def test_same_name_twice_in_one_upload(tmp_path: Path) -> None:
     (b / "x.md").write_text("two")
     staged = stage_uploads([a / "x.md", b / "x.md"], tmp_path / "up", 5)
     assert len(staged.files) == 1 and "same name" in staged.rejected[0][1]
+
+
+def test_content_must_match_the_extension(tmp_path: Path) -> None:
+    fake_pdf = tmp_path / "paper.pdf"
+    fake_pdf.write_text("<html>not a pdf</html>")
+    assert "not a PDF" in (check_upload(fake_pdf, 1) or "")
+    real_pdf = tmp_path / "real.pdf"
+    real_pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n")
+    assert check_upload(real_pdf, 1) is None
+    binary = tmp_path / "notes.txt"
+    binary.write_bytes(b"MZ\x90\x00\x03\x00")
+    assert "binary" in (check_upload(binary, 1) or "")
+
+
+def test_symlinks_are_not_uploads(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.md"
+    secret.write_text("# Secret\n\nBody.\n")
+    link = tmp_path / "link.md"
+    link.symlink_to(secret)
+    assert check_upload(link, 1) == "not a regular file"
+    staged = stage_uploads([link], tmp_path / "up", 5)
+    assert not staged.files and staged.rejected == [("link.md", "not a regular file")]
+
+
+def test_upload_guard_accepts_only_received_files(tmp_path: Path) -> None:
+    from assistant.ui.uploads import NOT_AN_UPLOAD, UploadGuard
+
+    folder = tmp_path / "uploads"
+    (folder / "abc").mkdir(parents=True)
+    received = folder / "abc" / "a.md"
+    received.write_text("# A\n\nBody.\n")
+    other = folder / "abc" / "b.md"
+    other.write_text("# B\n\nBody.\n")
+    outside = tmp_path / "c.md"
+    outside.write_text("# C\n\nBody.\n")
+    link = folder / "abc" / "l.md"
+    link.symlink_to(outside)
+    guard = UploadGuard(folder, lambda: {str(received), str(outside), str(link)})
+    assert guard.reason(received) is None
+    assert guard.reason(other) == NOT_AN_UPLOAD  # in the folder, never received
+    assert guard.reason(outside) == NOT_AN_UPLOAD  # received-looking, outside the folder
+    assert guard.reason(link) == NOT_AN_UPLOAD  # a symlink out of the folder
+    assert guard.reason(Path("https://example.org/a.md")) == NOT_AN_UPLOAD
+    staged = stage_uploads([received, other], tmp_path / "dest", 5, guard=guard.reason)
+    assert [p.name for p in staged.files] == ["a.md"]
+    assert staged.rejected == [("b.md", NOT_AN_UPLOAD)]
+
+
+def test_at_most_max_files_per_upload(tmp_path: Path) -> None:
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"f{i}.md")
+        paths[-1].write_text(f"# F{i}\n\nBody.\n")
+    staged = stage_uploads(paths, tmp_path / "dest", 5, max_files=2)
+    assert len(staged.files) == 2 and "at most 2 files" in staged.rejected[0][1]
