@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint eval bench install clean
+.PHONY: help run test test-fast lint eval bench bench-scale install clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,9 +41,19 @@ lint: $(STAMP) ## ruff + mypy
 eval: $(STAMP) ## score the chain on the in-house gold set (report in eval-runs/gold)
 	$(BIN)/assistant eval --gold evals/gold/hlh-gold.jsonl --out eval-runs/gold
 
-bench: $(STAMP) ## ingest and ask benchmarks (ratios against baselines measured in the same run)
+BENCH_DIR ?= .bench
+export ASSISTANT_BENCH_DIR := $(abspath $(BENCH_DIR))
+
+bench: $(STAMP) ## ingest, ask (built-in corpus), scale, server-mode and 20-session benchmarks (run `make bench-scale` once first)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/ask.py
+	$(BIN)/python benchmarks/ask_scale.py --sizes 1000 10000 100000
+	$(BIN)/python benchmarks/server.py --size 10000
+	$(BIN)/python benchmarks/concurrency.py --size 10000 --sessions 20
+
+bench-scale: $(STAMP) ## embed the real-text cache (resumable, ~1-2 h on 2 cores) and build the scale libraries
+	nice -n 10 $(BIN)/python benchmarks/realtext.py --minutes 120
+	nice -n 10 $(BIN)/python benchmarks/scale.py --sizes 1000 10000 100000
 
 clean: ## remove the data directory and caches (keeps .venv)
 	rm -rf .assistant .pytest_cache .mypy_cache .ruff_cache test-artifacts

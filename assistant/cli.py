@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.pages.cli import add_pages_parser
+
 EXIT_USAGE = 2
 
 
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit 1 if any file was skipped")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-wait", action="store_true", help="exit at once if another ingest holds the data dir"
+    )
     _common(p)
 
     p = sub.add_parser("sources", help="list the library")
@@ -64,7 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the web app")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--auth", action="append", help="user:password (repeatable)")
+    p.add_argument(
+        "--auth",
+        type=Path,
+        metavar="FILE",
+        help="require a login: FILE holds user:password[:role] lines (never put a password "
+        "on the command line: ps shows it to every user)",
+    )
     p.add_argument(
         "--corpus",
         type=Path,
@@ -92,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["export"])
     p.add_argument("--out", type=Path, help="write candidates here (default: stdout)")
     _common(p)
+    add_pages_parser(sub, _common)
     return parser
 
 
@@ -117,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evals.__main__ import main as eval_main
 
         return eval_main(args.args)
+    from assistant.privacy import keep_local
+
+    keep_local()  # questions never go to a tracing service, whatever the environment says
     handler = _HANDLERS[args.command]
     try:
         return handler(args)
@@ -140,7 +155,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.ingest.pipeline import ingest
 
     settings = _settings(args)
-    report = ingest(args.paths, settings, prune=args.prune, progress=not args.no_progress)
+    report = ingest(
+        args.paths, settings, prune=args.prune, progress=not args.no_progress, wait=not args.no_wait
+    )
     if args.json:
         print(json.dumps(report.summary(), indent=2))
     else:
@@ -188,13 +205,13 @@ def _cmd_sources(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.ask.session import ask_once
+    from assistant.chat_cli import ask_once
 
     return ask_once(args, _settings(args))
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from assistant.ask.session import chat
+    from assistant.chat_cli import chat
 
     return chat(args, _settings(args))
 
@@ -202,7 +219,14 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from assistant.ui.app import serve
 
-    extra = {"ui.host": args.host, "ui.port": args.port, "ui.auth": args.auth}
+    if args.auth is not None and ":" in str(args.auth) and not args.auth.exists():
+        print(
+            "error: --auth takes a FILE of user:password[:role] lines; a password given on the "
+            "command line is visible to every user in `ps`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    extra = {"ui.host": args.host, "ui.port": args.port, "ui.auth_file": args.auth}
     return serve(_settings(args, **extra), corpus=args.corpus or [])
 
 
@@ -224,6 +248,12 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
     return export_candidates(_settings(args), args.out)
 
 
+def _cmd_pages(args: argparse.Namespace) -> int:
+    from assistant.pages.cli import run
+
+    return run(args, _settings(args))
+
+
 _HANDLERS = {
     "ingest": _cmd_ingest,
     "sources": _cmd_sources,
@@ -232,6 +262,7 @@ _HANDLERS = {
     "serve": _cmd_serve,
     "status": _cmd_status,
     "feedback": _cmd_feedback,
+    "pages": _cmd_pages,
 }
 
 

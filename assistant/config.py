@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,11 @@ from pydantic_settings import (
 )
 
 DEFAULT_TOML = "assistant.toml"
+INDEX_FORMAT = 4
+"""Bump when what ingest stores changes (2: list units, unit vectors, terms, evidence records;
+3: inline dash lists split into items; 4: lists after a line without a full stop, glued
+headings):
+the collection name changes with it, so an old index is rebuilt rather than half-read."""
 
 
 class _Section(BaseModel):
@@ -87,13 +92,19 @@ class RetrievalSettings(_Section):
     k_dense: int = Field(40, ge=1, description="Candidates taken from the dense (Chroma) search.")
     k_lexical: int = Field(40, ge=1, description="Candidates taken from the lexical (BM25) search.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    lexical_weight: float = Field(
+        1.0,
+        ge=0,
+        le=2,
+        description="Weight of the lexical ranking against the dense one (1.0) in the fusion.",
+    )
     top_k: int = Field(20, ge=1, description="Chunks handed to the composer after fusion.")
     max_chunks_per_source: int = Field(4, ge=1, description="Diversity cap per source.")
     expand_sources: int = Field(
-        3, ge=0, description="Best sources whose other chunks are also handed to the composer."
+        8, ge=0, description="Best sources whose other chunks are also handed to the composer."
     )
     expand_max_chunks: int = Field(
-        12, ge=1, description="Upper bound of chunks read from one expanded source."
+        8, ge=1, description="Upper bound of chunks read from one expanded source."
     )
 
 
@@ -121,31 +132,84 @@ class ComposeSettings(_Section):
         le=1,
         description="Sentences scoring below this fraction of the best are dropped.",
     )
-    abstain_min_support: float = Field(
-        0.35, ge=0, le=1, description="Abstain when the best sentence scores below this."
-    )
-    abstain_min_overlap: float = Field(
-        0.2,
-        ge=0,
-        le=1,
-        description="Abstain when no top candidate sentence holds this share of the question's "
-        "IDF-weighted vocabulary.",
-    )
-    abstain_max_missing: float = Field(
+    gate_max_unknown_share: float = Field(
         0.3,
         gt=0,
         le=1,
-        description="Abstain when this fraction of the question's specific terms is not in the "
-        "library at all.",
+        description="Refuse when words the library has never seen carry this share of what the "
+        "question names (weighted by how rare they are).",
     )
-    abstain_min_similarity: float = Field(
-        0.2, ge=0, le=1, description="Abstain when the best dense cosine similarity is below this."
+    gate_min_unit_cover: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Share of what the question names that one passage (with credit for its "
+        "source's title, heading and other passages) must cover to count as answering it.",
+    )
+    gate_min_source_cover: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Share of what the question names that everything retrieved from that "
+        "passage's source must cover.",
+    )
+    gate_close_cosine: float = Field(
+        0.75,
+        ge=-1,
+        le=1.01,
+        description="A passage at least this close to the question (MiniLM cosine) covers it "
+        "with the looser source cover below (1.01 turns this off).",
+    )
+    gate_close_source_cover: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Source cover that suffices for a passage semantically close to the question.",
+    )
+    gate_min_support: float = Field(
+        0.4, ge=0, le=1, description="Refuse when the best covering passage scores below this."
+    )
+    gate_min_cosine: float = Field(
+        0.2,
+        ge=-1,
+        le=1,
+        description="Refuse when the best covering passage's cosine with the question is below "
+        "this.",
+    )
+    gate_window: int = Field(
+        40, ge=1, description="Best-scored passages the answerability gate inspects."
+    )
+    llm_min_support: float = Field(
+        0.46,
+        ge=-1,
+        le=1,
+        description="An LLM sentence is dropped when its support score against the passage it "
+        "cites is below this (calibrated: assistant/ask/support.py, docs/reliability.md).",
+    )
+
+
+class VocabularySettings(_Section):
+    overlay: Path | None = Field(
+        None,
+        description="Optional per-library overlay of domain vocabulary (YAML, the format of "
+        "prompts/lexicon.yaml): names written many ways, lay words and related entities. The "
+        "engine works without it; its vocabulary comes from the library.",
+    )
+    llm_min_support: float = Field(
+        0.46,
+        ge=-1,
+        le=1,
+        description="An LLM sentence is dropped when its support score against the passage it "
+        "cites is below this (calibrated: assistant/ask/support.py, docs/reliability.md).",
     )
 
 
 class LLMSettings(_Section):
     base_url: str | None = Field(None, description="Server URL (OpenAI-compatible or Ollama).")
-    api_key: str = Field("not-needed", description="API key for OpenAI-compatible servers.")
+    api_key: SecretStr = Field(
+        SecretStr("not-needed"),
+        description="API key for OpenAI-compatible servers (kept out of reprs and logs).",
+    )
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     timeout_s: float = Field(60.0, gt=0, description="Request timeout.")
     max_tokens: int = Field(700, ge=16, description="Upper bound of generated tokens.")
@@ -155,10 +219,41 @@ class UISettings(_Section):
     host: str = Field("127.0.0.1", description="Interface the app listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port of the app.")
     auth: list[str] = Field(
-        default_factory=list, description="'user:password' pairs; empty means no login."
+        default_factory=list,
+        description="'user:password[:role]' accounts (TOML or ASSISTANT_UI__AUTH, never the "
+        "command line); with auth_file empty means no login.",
     )
+    auth_file: Path | None = Field(
+        None, description="File of 'user:password[:role]' lines (serve --auth FILE); chmod 600."
+    )
+    auth_delay_s: float = Field(
+        1.0, ge=0, description="Delay before answering a wrong login; doubles with each recent one."
+    )
+    auth_max_delay_s: float = Field(30.0, ge=0, description="Upper bound of that delay.")
     upload_max_mb: float = Field(20.0, gt=0, description="Largest file the Library tab accepts.")
+    examples: list[str] = Field(
+        default_factory=list,
+        description="Example questions shown under the box; empty: questions the library's own "
+        "vocabulary suggests, each checked to be answerable.",
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Questions answered at once by one app process (gradio's queue); more "
+        "sessions wait their turn. On 2 cores more than ~4 only adds contention.",
+    )
+    reviewers: list[str] = Field(
+        default_factory=list,
+        description="User names with the reviewer role: they may change the status of a "
+        "reviewed page (in the app: logged-in users; in the CLI: --reviewer NAME).",
+    )
     upload_max_files: int = Field(20, ge=1, description="Most files one Library upload may add.")
+    feedback_log: bool = Field(
+        True,
+        description="Append likes, dislikes and comments (with the question and answer) to "
+        "<data_dir>/feedback.jsonl; false records nothing.",
+    )
 
 
 class Settings(BaseSettings):
@@ -178,6 +273,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     compose: ComposeSettings = Field(default_factory=ComposeSettings)  # type: ignore[arg-type]
+    vocabulary: VocabularySettings = Field(default_factory=VocabularySettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     ui: UISettings = Field(default_factory=UISettings)  # type: ignore[arg-type]
 
@@ -194,7 +290,11 @@ class Settings(BaseSettings):
 
     def index_name(self) -> str:
         """Collection name from what shapes the vectors: embedder and chunking settings."""
-        shape = {"embedding": self.embedding.model, "chunking": self.chunking.model_dump()}
+        shape = {
+            "embedding": self.embedding.model,
+            "chunking": self.chunking.model_dump(),
+            "format": INDEX_FORMAT,
+        }
         digest = hashlib.sha1(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
         return f"{self.store.collection_prefix}-{digest}"
 

@@ -6,8 +6,11 @@ import tomllib
 
 from pydantic import ValidationError
 
+from assistant.ingest.datadir import DataDirError
+from assistant.ingest.lock import IngestBusy
 from assistant.ingest.store import IndexMissing
 from assistant.models import ModelUnavailable
+from assistant.ui.auth import AuthError
 
 
 class InvalidQuestion(ValueError):
@@ -16,6 +19,9 @@ class InvalidQuestion(ValueError):
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     IndexMissing,
+    DataDirError,
+    IngestBusy,
+    AuthError,
     ModelUnavailable,
     InvalidQuestion,
     FileNotFoundError,

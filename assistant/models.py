@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from langchain_core.embeddings import Embeddings
 
@@ -16,6 +16,8 @@ from assistant.config import EmbeddingSettings, LLMSettings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from assistant.query_encoder import QueryEncoder
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 
@@ -81,6 +83,7 @@ class LazyEmbeddings(Embeddings):
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.settings = settings
         self._loaded: Embeddings | None = None
+        self._query: QueryEncoder | Literal[False] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -97,7 +100,20 @@ class LazyEmbeddings(Embeddings):
         return self.model().embed_documents(texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return self.model().embed_query(text)
+        """One question: the numpy encoder when the model allows it (no torch import, the
+        same vector to 1e-6), else the full model."""
+        encoder = self.query_encoder()
+        if encoder is None:
+            return self.model().embed_query(text)
+        return encoder.encode(text).tolist()
+
+    def query_encoder(self) -> QueryEncoder | None:
+        if self._query is None:
+            from assistant.query_encoder import QueryEncoder, supports
+
+            path = embedding_model_path(self.settings)
+            self._query = QueryEncoder(path) if supports(path) else False
+        return self._query or None
 
 
 def parse_composer_spec(spec: str) -> tuple[str, str]:
@@ -127,7 +143,7 @@ def get_chat_model(spec: str, settings: LLMSettings) -> BaseChatModel:
         return ChatOpenAI(
             model=model,
             base_url=settings.base_url,
-            api_key=settings.api_key,  # type: ignore[arg-type]
+            api_key=settings.api_key,
             temperature=settings.temperature,
             timeout=settings.timeout_s,
             max_retries=0,

@@ -15,13 +15,22 @@ EVIDENCE_TYPES: tuple[str, ...] = (
     "systematic-review",
     "meta-analysis",
     "rct",
+    "non-randomised-trial",
     "prospective-cohort",
     "retrospective-cohort",
+    "case-control",
+    "cross-sectional",
+    "observational",
     "case-series",
     "review",
+    "patient-information",
+    "animal",
+    "laboratory",
     "other",
 )
-"""Vocabulary of ``SourceDoc.evidence_type`` (the fact sheet's, plus 'other')."""
+"""Vocabulary of ``SourceDoc.evidence_type`` and of the designs evidence records infer: the
+fact sheet's, study designs read from PubMed publication types and abstracts, 'patient-
+information' for patient education pages, and 'other'."""
 
 GUIDANCE_TYPES: frozenset[str] = frozenset({"guideline", "consensus-recommendation", "policy"})
 """Evidence types that feed 'From the Guidelines'; everything else is research."""
@@ -33,13 +42,21 @@ EVIDENCE_RANK: dict[str, int] = {
     "meta-analysis": 3,
     "systematic-review": 3,
     "rct": 4,
-    "prospective-cohort": 5,
-    "retrospective-cohort": 6,
-    "case-series": 7,
-    "review": 8,
-    "other": 9,
+    "non-randomised-trial": 5,
+    "prospective-cohort": 6,
+    "retrospective-cohort": 7,
+    "case-control": 7,
+    "cross-sectional": 8,
+    "observational": 8,
+    "case-series": 9,
+    "review": 10,
+    "patient-information": 11,
+    "animal": 12,
+    "laboratory": 12,
+    "other": 13,
 }
-"""Lower is stronger; used to break ties between equally relevant evidence."""
+"""Lower is stronger; used to break ties between equally relevant evidence and to sort the
+evidence table."""
 
 EVIDENCE_LABELS: dict[str, str] = {
     "guideline": "Guideline",
@@ -48,10 +65,17 @@ EVIDENCE_LABELS: dict[str, str] = {
     "systematic-review": "Systematic review",
     "meta-analysis": "Meta-analysis",
     "rct": "Randomised controlled trial",
+    "non-randomised-trial": "Non-randomised trial",
     "prospective-cohort": "Prospective cohort",
     "retrospective-cohort": "Retrospective cohort",
+    "case-control": "Case-control study",
+    "cross-sectional": "Cross-sectional study",
+    "observational": "Observational study",
     "case-series": "Case series",
     "review": "Narrative review",
+    "patient-information": "Patient information",
+    "animal": "Animal study",
+    "laboratory": "Laboratory study",
     "other": "Other",
 }
 
@@ -96,12 +120,16 @@ class SourceDoc(SourceRef):
     comparator: str | None = None
     tags: list[str] = Field(default_factory=list)
     mesh: list[str] = Field(default_factory=list)
+    publication_types: list[str] = Field(
+        default_factory=list, description="PubMed publication types (design evidence)."
+    )
     sections: list[DocSection] = Field(default_factory=list)
     path: str | None = None
 
     def content_hash(self) -> str:
-        """Hash of everything that shapes the stored chunks (the file path does not)."""
-        payload = self.model_dump(exclude={"path"})
+        """Hash of everything that shapes the stored chunks (the file path does not). Fields at
+        their defaults are left out, so a field added later does not re-hash every source."""
+        payload = self.model_dump(exclude={"path"}, exclude_defaults=True)
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def ref(self) -> SourceRef:
@@ -155,6 +183,14 @@ class Reference(SourceRef):
 class Bullet(_Model):
     text: str
     citations: list[int] = Field(default_factory=list)
+    inline: bool = Field(
+        False, description="The text carries its own [n] markers (a generated evidence sentence)."
+    )
+    generated: bool = Field(
+        False,
+        description="Written by our code from stored evidence records (every number in it is "
+        "the text of a record span inside a cited chunk), not a source's own sentence.",
+    )
 
 
 class AnswerSection(_Model):
@@ -168,6 +204,25 @@ class AnswerSection(_Model):
         for sub in self.subsections:
             out.extend(sub.all_bullets())
         return out
+
+
+class EvidenceRow(_Model):
+    """One row of "Evidence at a glance": a cited study."""
+
+    source_id: str
+    n: int | None = None
+    design: str = "other"
+    design_label: str = ""
+    participants: str | None = None
+    year: int | None = None
+    result: str = ""
+
+
+class Certainty(_Model):
+    """A GRADE-like certainty of the evidence behind an answer, with the reasons for it."""
+
+    label: Literal["high", "moderate", "low", "very low", "not graded"]
+    reasons: list[str] = Field(default_factory=list)
 
 
 class Answer(_Model):
@@ -185,10 +240,22 @@ class Answer(_Model):
     disclaimer: str = ""
     follow_ups: list[str] = Field(default_factory=list)
     composer: str = "extractive"
+    library_built: str | None = Field(
+        default=None,
+        description="When the library the answer was built from was last built (ISO 8601, "
+        "UTC): with the newest cited source's year, the answer's 'Last updated'.",
+    )
     retrieved_ids: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     markdown: str = ""
     citation_map: dict[str, int] = Field(default_factory=dict)
+    certainty: Certainty | None = None
+    evidence_table: list[EvidenceRow] = Field(default_factory=list)
+    answerability: dict[str, Any] | None = Field(
+        default=None,
+        description="The answerability gate's decision: answerable, reason (a typed code), "
+        "detail and the signals it was made on.",
+    )
 
     def all_bullets(self) -> list[Bullet]:
         out: list[Bullet] = []

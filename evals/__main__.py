@@ -32,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         "baselines; write records.jsonl, metrics.json, report.md/.html and plots to --out.",
     )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--gold", type=Path, help="in-house gold JSONL (e.g. evals/gold/*.jsonl)")
+    what.add_argument(
+        "--gold",
+        type=Path,
+        help="in-house gold JSONL (e.g. evals/gold/*.jsonl); asked against the built-in library, "
+        "or against the library its <name>-library.yaml spec builds from --datasets-dir",
+    )
     what.add_argument("--dataset", choices=DATASETS, help="a public data set (../shared)")
     what.add_argument(
         "--compare",
@@ -93,10 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from evals.datasets import DatasetUnavailable, datasets_dir, load_dataset, load_gold, select
 
     try:
+        base = datasets_dir(args.datasets_dir)
         if args.gold:
-            dataset = load_gold(args.gold)
+            dataset = load_gold(args.gold, base)
         else:
-            base = datasets_dir(args.datasets_dir)
             dataset = load_dataset(args.dataset, base, seed=args.seed, sources=args.sources)
     except DatasetUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -160,6 +165,9 @@ def summary(result: dict, out: Path) -> str:
         "answer.key_fact_recall",
         "answer.rougeL",
         "abstention.recall",
+        "abstention.false_rate",
+        "bottom_line.on_topic",
+        "bottom_line.max_share",
         "latency.ask_p50_ms",
     ]
     lines = [f"{run['dataset']} ({run['split']}): {run['items']} items in {run['wall_time_s']} s"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant.text import slugify
 from assistant.types import DocSection, SourceDoc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def datasets_dir(explicit: Path | None = None) -> Path:
     return (Path(shared) if shared else REPO.parent / "shared") / "datasets"
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetUnavailable(f"data set file not found: {path}")
     rows = []
@@ -98,11 +99,15 @@ def select(
 # --------------------------------------------------------------------------- in-house gold
 
 
-def load_gold(path: Path) -> Dataset:
+def load_gold(path: Path, datasets: Path | None = None) -> Dataset:
     """The in-house JSONL gold set (fields: id, category, split, turns, question, audience,
-    expected_sources, key_facts, should_abstain, note), asked against the built-in library."""
+    expected_sources, key_facts, should_abstain, note).
+
+    It is asked against the built-in library, unless a library spec sits beside it
+    (``<name>-gold.jsonl`` -> ``<name>-library.yaml``, see ``evals.libspec``): then against
+    that library, built from the data sets in ``datasets`` (default ``datasets_dir()``)."""
     items = []
-    for row in _read_jsonl(path):
+    for row in read_jsonl(path):
         items.append(
             EvalItem(
                 id=str(row["id"]),
@@ -116,17 +121,41 @@ def load_gold(path: Path) -> Dataset:
                 should_abstain=bool(row.get("should_abstain")),
             )
         )
-    return Dataset(name=f"gold:{path.name}", items=items)
+    name = f"gold:{path.name}"
+    spec = library_spec_of(path)
+    if spec is None:
+        return Dataset(name=name, items=items)
+    from evals.libspec import load_library
+
+    lib = load_library(spec, datasets_dir(datasets))
+    params = {"spec": spec.name, "docs": lib.digest}
+    return Dataset(name, items, lib.docs, f"gold-{lib.name}", [], params, lib.notes)
+
+
+def library_spec_of(gold: Path) -> Path | None:
+    """The library spec paired with a gold file, if there is one."""
+    stem = gold.name.removesuffix(".jsonl").removesuffix("-gold")
+    spec = gold.with_name(f"{stem}-library.yaml")
+    return spec if spec.is_file() else None
 
 
 # --------------------------------------------------------------------------- PubMedQA
 
 
-def pubmedqa_doc(row: dict[str, Any]) -> SourceDoc:
-    """An item's contexts as a source. Never the question (it paraphrases the article title)
-    and never ``long_answer`` (the conclusion, i.e. the gold answer)."""
+def pubmedqa_doc(row: dict[str, Any], *, conclusion: bool = False) -> SourceDoc:
+    """An item's contexts as a source. Never the question (it paraphrases the article title).
+    ``long_answer`` (the abstract's conclusion) is left out unless ``conclusion``: it is the
+    PubMedQA gold answer, but a library of real abstracts (``load_gold`` with a library spec)
+    holds the whole abstract, so there it is a final CONCLUSIONS section."""
     pmid = str(row["pmid"])
     labels = row.get("context_labels") or [""] * len(row["contexts"])
+    sections = [
+        DocSection(heading=str(label), text=str(text))
+        for label, text in zip(labels, row["contexts"], strict=True)
+        if str(text).strip()
+    ]
+    if conclusion and str(row.get("long_answer") or "").strip():
+        sections.append(DocSection(heading="CONCLUSIONS", text=str(row["long_answer"])))
     return SourceDoc(
         source_id=pmid,
         title=f"PubMed {pmid}",
@@ -134,17 +163,13 @@ def pubmedqa_doc(row: dict[str, Any]) -> SourceDoc:
         pmid=pmid,
         evidence_type="other",
         mesh=list(row.get("meshes") or []),
-        sections=[
-            DocSection(heading=str(label), text=str(text))
-            for label, text in zip(labels, row["contexts"], strict=True)
-            if str(text).strip()
-        ],
+        sections=sections,
     )
 
 
 def _pubmedqa_index(base: Path) -> tuple[Path, list[dict[str, Any]], list[SourceDoc]]:
     path = base / "pubmedqa" / "pqal.jsonl"
-    rows = _read_jsonl(path)
+    rows = read_jsonl(path)
     return path, rows, [pubmedqa_doc(r) for r in rows]
 
 
@@ -187,7 +212,7 @@ def load_mirage(base: Path, part: str) -> Dataset:
     available = {d.source_id for d in docs}
     items = []
     skipped = 0
-    for r in _read_jsonl(path):
+    for r in read_jsonl(path):
         gold = tuple(p for p in map(str, r.get("pmids") or ()) if p in available)
         if not gold:
             skipped += 1
@@ -229,13 +254,90 @@ def medquad_doc(row: dict[str, Any]) -> SourceDoc:
     )
 
 
+MEDQUAD_HEADINGS = {
+    "information": "Information",
+    "symptoms": "Symptoms",
+    "treatment": "Treatment",
+    "inheritance": "Inheritance",
+    "frequency": "Frequency",
+    "genetic changes": "Genetic changes",
+    "causes": "Causes",
+    "exams and tests": "Exams and tests",
+    "research": "Research",
+    "outlook": "Outlook",
+    "susceptibility": "Who is at risk",
+    "considerations": "Considerations",
+    "prevention": "Prevention",
+    "stages": "Stages",
+    "complications": "Complications",
+    "support groups": "Support groups",
+}
+"""Section heading per MedQuAD question type. The templated question itself ("What is (are)
+X ?") is never used: it is not page text, and it would hand retrieval the query's wording."""
+_HOST_NOISE = frozenset({"www", "gov", "nih", "info", "nlm", "rarediseases"})
+_PATH_NOISE = frozenset(
+    {"health-information", "health-topics", "health", "topics", "pages", "disorders", "condition"}
+)
+_URL_FILES = frozenset({"index", "facts", "fact-sheet", "toc", "publicationdetail"})
+
+
+def medquad_page_id(url: str) -> str:
+    """A stable, readable slug of a MedQuAD page url: the site (host labels without 'www',
+    'nih', 'gov' ...), then the path without boilerplate ('health-topics', 'Pages',
+    'index.aspx'), numeric ids and a file name repeating its folder; e.g.
+    ``http://nihseniorhealth.gov/glaucoma/toc.html`` -> ``nihseniorhealth-glaucoma``."""
+    rest = url.split("://", 1)[-1]
+    host, _, path = rest.partition("/")
+    parts = [x for x in host.lower().split(".") if x not in _HOST_NOISE]
+    for segment in path.replace("#", "/").split("/"):
+        stem = (segment.rsplit(".", 1)[0] if "." in segment else segment).lower()
+        if not stem or stem.isdigit() or stem in _PATH_NOISE or stem in _URL_FILES:
+            continue
+        if parts and parts[-1].startswith(stem):
+            continue
+        parts.append(stem)
+    return slugify("-".join(parts), 80)
+
+
+def medquad_page_doc(rows: Sequence[dict[str, Any]]) -> SourceDoc:
+    """All QA pairs of one MedQuAD page (one url) as one source: one section per answer, headed
+    by its question type (``MEDQUAD_HEADINGS``), in ``uid`` order; an answer repeated on the
+    page is kept once. Title = the page's focus, link = url, source_id = ``medquad_page_id``."""
+    ordered = sorted(rows, key=lambda r: _uid_key(r["uid"]))
+    first = ordered[0]
+    seen: set[str] = set()
+    sections = []
+    for r in ordered:
+        text = str(r.get("answer", "")).strip()
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        qtype = str(r.get("qtype", "")).strip().lower()
+        sections.append(DocSection(heading=MEDQUAD_HEADINGS.get(qtype, qtype.title()), text=text))
+    url = str(first["url"])
+    return SourceDoc(
+        source_id=medquad_page_id(url),
+        title=str(first.get("focus") or "").strip() or url,
+        link=url,
+        evidence_type="patient-information",
+        provenance=f"MedQuAD ({first.get('source', '')}), CC BY 4.0",
+        sections=sections,
+    )
+
+
+def _uid_key(uid: str) -> tuple[str, int]:
+    """``folder/file#7`` sorts before ``folder/file#12``."""
+    page, _, pid = uid.partition("#")
+    return page, int(pid) if pid.isdigit() else 0
+
+
 def load_medquad(base: Path, n_sources: int, seed: int) -> Dataset:
     """A seeded sample of ``n_sources`` answers is indexed (source_id = uid, link = url); the
     questions of the sampled answers are the queries. Identical questions are asked once, with
     every sampled answer to that question as a gold source."""
     path = base / "medquad" / "medquad.jsonl"
     rows = sorted(
-        (r for r in _read_jsonl(path) if str(r.get("answer", "")).strip()), key=lambda r: r["uid"]
+        (r for r in read_jsonl(path) if str(r.get("answer", "")).strip()), key=lambda r: r["uid"]
     )
     if n_sources < len(rows):
         keep = sorted(random.Random(seed).sample(range(len(rows)), n_sources))

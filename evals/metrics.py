@@ -13,16 +13,22 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from assistant.ask.citations import MARKER_RE
+from assistant.text import content_terms, numbers
 from evals.scoring import (
     Context,
     Record,
     abstained,
     answer_of,
     answer_text,
+    bottom_line,
     bullets,
+    evidence_numbers,
     fold,
     nearest_rank,
+    question_facets,
     references,
+    subject_terms,
     support,
     support_texts,
 )
@@ -193,7 +199,8 @@ class SupportRate(Metric):
     answer sentences. Supported: the sentence cites >= 1 passage, every number in it appears in
     the cited passages (or the cited sources' title/year), and its cosine to the most similar
     cited passage sentence is >= the support threshold (SUPPORT_THRESHOLD, 0.7, MiniLM cosine).
-    Uncited sentences count as unsupported."""
+    Uncited sentences count as unsupported. Generated evidence sentences (the evidence profile,
+    result ranges: ``generated``) are not quotations and are scored by GeneratedTraced."""
 
     name = "citations.support_rate"
     needs_encoder = True
@@ -203,13 +210,33 @@ class SupportRate(Metric):
 
     def score(self, rec: Record, ctx: Context) -> Ratio | None:
         refs = references(rec)
-        items = bullets(rec)
+        items = [b for b in bullets(rec) if not b.get("generated")]
         if not items:
             return None
         ok = 0
         for b in items:
             cited = [refs[n] for n in b.get("citations", []) if n in refs]
             ok += bool(cited) and support(b["text"], cited, ctx)[0]
+        return float(ok), float(len(items))
+
+
+class GeneratedTraced(Metric):
+    """generated.numbers_traced = generated evidence sentences (evidence profile, result ranges,
+    conflicts) whose every number (markers aside) appears in the passages they cite / all such
+    sentences; answers without one do not count."""
+
+    name = "generated.numbers_traced"
+
+    def score(self, rec: Record, ctx: Context) -> Ratio | None:
+        refs = references(rec)
+        items = [b for b in bullets(rec) if b.get("generated")]
+        if not items:
+            return None
+        ok = 0
+        for b in items:
+            cited = [refs[n] for n in b.get("citations", []) if n in refs]
+            text = MARKER_RE.sub("", b["text"])
+            ok += bool(cited) and numbers(text) <= evidence_numbers(cited)
         return float(ok), float(len(items))
 
 
@@ -297,6 +324,81 @@ class AbstentionRecall(Metric):
         return float(abstained(rec)), 1.0
 
 
+class BottomLinePresent(Metric):
+    """bottom_line.present = answered items (not abstained, no error) whose answer opens with a
+    non-empty "Bottom line" section / answered items."""
+
+    name = "bottom_line.present"
+
+    def score(self, rec: Record, ctx: Context) -> Ratio | None:
+        if answer_of(rec) is None or abstained(rec):
+            return None
+        return float(bool(bottom_line(rec))), 1.0
+
+
+class BottomLineOnTopic(Metric):
+    """bottom_line.on_topic (reviewer-style) = answered items whose bottom line (the first
+    bullet of the "Bottom line" section) names the question's subject AND speaks to its facet /
+    answered items. Subject: at least one of the question's subject words (stemmed content words
+    that are neither general scaffolding nor facet words, prompts/vocabulary.yaml) is in the
+    bottom line or in the title of a source it cites; facet: when the question asks about a
+    facet (efficacy, dosing, safety, ...), the bottom line speaks to it or to a facet related to
+    it with credit >= 0.5; questions without a facet need only the subject."""
+
+    name = "bottom_line.on_topic"
+
+    def score(self, rec: Record, ctx: Context) -> Ratio | None:
+        if answer_of(rec) is None or abstained(rec):
+            return None
+        line = bottom_line(rec)
+        if not line:
+            return 0.0, 1.0
+        question = rec.get("standalone_question") or rec["question"]
+        text = MARKER_RE.sub("", line["text"])
+        refs = references(rec)
+        titles = " ".join(refs[n].get("title", "") for n in line.get("citations", []) if n in refs)
+        subject = subject_terms(question)
+        named = not subject or bool(subject & set(content_terms(f"{text} {titles}")))
+        wanted = question_facets(question, related=False)
+        spoken = question_facets(text, related=True)
+        return float(named and (not wanted or bool(wanted & spoken))), 1.0
+
+
+class BottomLineConcentration(Metric):
+    """bottom_line.max_share = the largest share of answered items that have one and the same
+    bottom line (first bullet text) / answered items with a bottom line; lower is better."""
+
+    name = "bottom_line.max_share"
+
+    def score(self, rec: Record, ctx: Context) -> Ratio | None:
+        return None  # a property of the whole run: see aggregate_records
+
+    def aggregate_records(self, records: Sequence[Record]) -> float | None:
+        lines = [
+            " ".join(line["text"].split())
+            for r in records
+            if answer_of(r) is not None and not abstained(r) and (line := bottom_line(r))
+        ]
+        if not lines:
+            return None
+        counts: dict[str, int] = {}
+        for text in lines:
+            counts[text] = counts.get(text, 0) + 1
+        return max(counts.values()) / len(lines)
+
+
+class FalseAbstentionRate(Metric):
+    """abstention.false_rate = answerable items (should not abstain) the chain abstained on /
+    answerable items (a failed ask counts as not abstaining)."""
+
+    name = "abstention.false_rate"
+
+    def score(self, rec: Record, ctx: Context) -> Ratio | None:
+        if rec.get("gold", {}).get("should_abstain"):
+            return None
+        return float(abstained(rec)), 1.0
+
+
 class DisclaimerRate(Metric):
     """disclaimer_rate = answers (abstentions included) whose rendered Markdown shows the
     non-empty disclaimer / all answers (a failed ask counts as an answer without it)."""
@@ -373,11 +475,16 @@ def answer_metrics(judge: bool = False) -> list[Metric]:
         CitationValidRate(),
         CitationPrecision(),
         SupportRate(),
+        GeneratedTraced(),
+        BottomLinePresent(),
+        BottomLineOnTopic(),
+        BottomLineConcentration(),
         KeyFactRecall(),
         RougeL(),
         SemanticSimilarity(),
         AbstentionPrecision(),
         AbstentionRecall(),
+        FalseAbstentionRate(),
         DisclaimerRate(),
         LatencyPercentile(50),
         LatencyPercentile(95),
@@ -403,8 +510,12 @@ def compute(metrics: Sequence[Metric], records: Sequence[Record], ctx: Context) 
     """{metric key: value or None} over ``records``."""
     out: dict[str, float | None] = {}
     for metric in metrics:
-        parts = [p for p in (metric.score(r, ctx) for r in records) if p is not None]
-        value = metric.aggregate(parts)
+        whole = getattr(metric, "aggregate_records", None)
+        if whole is not None:
+            value = whole(records)
+        else:
+            parts = [p for p in (metric.score(r, ctx) for r in records) if p is not None]
+            value = metric.aggregate(parts)
         out[metric.key] = None if value is None else round(value, 4)
     return out
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from evals import metrics as m
 from evals.plots import BASELINE_KEYS, write_plots
-from evals.run import NAIVE_CITED_CHUNKS, SYSTEM_LABELS
 from evals.scoring import answer_text, fold
+from evals.systems import NAIVE_CITED_CHUNKS, SYSTEM_LABELS
 
 WORST = 10
 Block = tuple[Any, ...]

@@ -27,15 +27,10 @@ from assistant.ingest.store import Library
 from evals import metrics as m
 from evals.datasets import Dataset, EvalItem, unique
 from evals.library import Prepared, prepare
+from evals.report import write_report
 from evals.scoring import SUPPORT_THRESHOLD, Context, Encoder
+from evals.systems import NAIVE_CITED_CHUNKS, SYSTEMS
 
-SYSTEMS = ("ours", "bm25", "dense")
-SYSTEM_LABELS = {
-    "ours": "ours (hybrid chain)",
-    "bm25": "BM25 alone",
-    "dense": "dense alone (Chroma similarity_search)",
-}
-NAIVE_CITED_CHUNKS = 3
 KEEP_SOURCES = 20
 
 
@@ -238,8 +233,6 @@ def run(dataset: Dataset, items: list[EvalItem], settings: Settings, cfg: RunCon
 
 
 def write_artifacts(out: Path, records: list[dict[str, Any]], result: dict[str, Any]) -> None:
-    from evals.report import write_report
-
     out.mkdir(parents=True, exist_ok=True)
     with (out / "records.jsonl").open("w", encoding="utf-8") as fh:
         for rec in records:

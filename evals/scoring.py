@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.text import numbers, sentences
+from assistant.text import content_terms, numbers, sentences
 
 Record = dict[str, Any]
 
@@ -107,6 +107,47 @@ def bullets(rec: Record) -> list[dict[str, Any]]:
 def answer_text(rec: Record) -> str:
     """The answer's sentences joined (no markers, references or disclaimer); '' if abstained."""
     return " ".join(b["text"] for b in bullets(rec)) if not abstained(rec) else ""
+
+
+def bottom_line(rec: Record) -> dict[str, Any] | None:
+    """The first bullet of the answer's "Bottom line" section, if it has one."""
+    answer = answer_of(rec) or {}
+    for section in answer.get("sections", []):
+        if section.get("kind") == "bottom-line":
+            items = section.get("bullets") or []
+            return items[0] if items else None
+    return None
+
+
+def subject_terms(question: str) -> set[str]:
+    """Stemmed content words of a question that name its subject: not stopwords, general
+    scaffolding or facet words (prompts/vocabulary.yaml)."""
+    from assistant.vocab.general import general_vocabulary
+
+    general = general_vocabulary()
+    spans = [(s.start, s.end) for s in general.facet_spans(question)]
+    spans += [(s.start, s.end) for s in general.population_spans(question)]
+    kept = []
+    for m in re.finditer(r"[A-Za-z0-9][\w'-]*", question):
+        if any(a <= m.start() < b for a, b in spans) or general.is_generic(m.group(0)):
+            continue
+        kept.append(m.group(0))
+    return set(content_terms(" ".join(kept)))
+
+
+def question_facets(text: str, related: bool) -> set[str]:
+    """The facets a text speaks to (the engine's own facet reader, prompts/vocabulary.yaml);
+    with ``related``, also those related to them with credit >= 0.5 (a sentence on safety
+    speaks to a question on treatment in part)."""
+    from assistant.ask.evidence import text_facets
+    from assistant.vocab.general import general_vocabulary
+
+    related_facets = general_vocabulary().related_facets
+    found = set(text_facets(text))
+    if related:
+        for facet in list(found):
+            found |= {f for f, c in related_facets.items() if c.get(facet, 0.0) >= 0.5}
+    return found
 
 
 def references(rec: Record) -> dict[int, dict[str, Any]]:

@@ -6,44 +6,40 @@ reused for every question. Each step adds its wall time to ``timings_ms``.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from langchain_core.runnables import Runnable, RunnableBranch, RunnableLambda
 
-from assistant.ask.abstain import SupportCheck, Vocabulary, check_support, specific_words
 from assistant.ask.citations import check_answer_citations, finalize
 from assistant.ask.compose import compose_extractive
 from assistant.ask.condense import condense_offline, condense_with_llm
 from assistant.ask.draft import Draft
-from assistant.ask.evidence import (
-    Candidate,
-    IdfTable,
-    QuestionProfile,
-    candidate_sentences,
-    focus_gap,
-    profile_question,
-    rank_key,
-    score_candidates,
-)
+from assistant.ask.evidence import Candidate, candidate_units, score_candidates
 from assistant.ask.followups import suggest_follow_ups
+from assistant.ask.gate import Answerability, check
 from assistant.ask.glossary import glossary_for
-from assistant.ask.lexicon import load_lexicon
+from assistant.ask.layout import built_iso
+from assistant.ask.question import Idf, QuestionProfile, profile_question
 from assistant.ask.render import render_markdown
 from assistant.ask.retrieve import Filters, HybridRetriever, Retrieval
 from assistant.config import Settings
 from assistant.errors import InvalidQuestion
+from assistant.ingest.records import EvidenceRecord, load_record
 from assistant.ingest.store import Library
 from assistant.prompts import CANNOT_ANSWER_PHRASE, disclaimer
 from assistant.text import normalize
-from assistant.types import AUDIENCES, Answer, Turn
+from assistant.types import AUDIENCES, Answer, Certainty, Turn
+from assistant.vocab.general import general_vocabulary
+from assistant.vocab.library import LibraryVocabulary
+from assistant.vocab.overlay import Overlay, load_overlay
 
 MAX_QUESTION_CHARS = 2000
 CLOSEST_SOURCES = 3
-OVERLAP_WINDOW = 10
-"""Candidate sentences inspected for the abstention's overlap signal."""
 
 
 def validate_question(question: str) -> str:
@@ -74,7 +70,7 @@ class AskState:
     retrieval: Retrieval | None = None
     profile: QuestionProfile | None = None
     ranked: list[Candidate] = field(default_factory=list)
-    support: SupportCheck | None = None
+    answerability: Answerability | None = None
     draft: Draft | None = None
     answer: Answer | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -96,7 +92,7 @@ class AskChain:
         self.library = library or Library(settings)
         self.library.require_built()
         self.retriever = HybridRetriever(self.library, settings.retrieval)
-        self.lexicon = load_lexicon()
+        self.overlay: Overlay = load_overlay(settings.vocabulary.overlay)
         self.composer = settings.compose.composer
         self.chat_model: Any = None
         if self.composer != "extractive":
@@ -105,15 +101,42 @@ class AskChain:
             self.chat_model = get_chat_model(self.composer, settings.llm)
         self._load_vocabulary()
         self.runnable = self._build()
+        self._built = self.library.last_built()
+        self._refreshing = threading.Lock()
 
     def _load_vocabulary(self) -> None:
-        self.idf = IdfTable(self.library.lexical)
-        self.vocabulary = Vocabulary(self.idf)
+        lexical = self.library.lexical
+        self.idf = Idf(lexical.document_frequencies(), len(lexical))
+        self.vocabulary: LibraryVocabulary = self.library.vocabulary
+        self._profiles: dict[str, QuestionProfile] = {}
 
     def refresh(self) -> None:
         """Pick up a changed library (after an ingest from the UI)."""
         self.retriever.refresh()
         self._load_vocabulary()
+        self._built = self.library.last_built()
+
+    def _follow_library(self) -> None:
+        """Refresh when another process finished an ingest (its ``last_built`` stamp is set
+        after the lexical index and vocabulary are saved): app replicas sharing a data dir
+        and a Chroma server pick up a new library at their next question. One SQLite read."""
+        built = self.library.last_built()
+        if built == self._built:
+            return
+        with self._refreshing:
+            if built != self._built:
+                self.refresh()
+                self._built = built
+
+    def profile(self, question: str) -> QuestionProfile:
+        """What ``question`` asks, read with the library's vocabulary (memoised)."""
+        found = self._profiles.get(question)
+        if found is None:
+            if len(self._profiles) > 2000:
+                self._profiles.clear()
+            found = profile_question(question, self.vocabulary, self.idf, self.overlay)
+            self._profiles[question] = found
+        return found
 
     # -- the chain -------------------------------------------------------------------------
     def _build(self) -> Runnable[AskState, AskState]:
@@ -126,6 +149,7 @@ class AskChain:
             | _timed("retrieve", self._retrieve)
             | _timed("compose", self._compose)
             | _timed("cite", self._cite)
+            | _timed("suggest", self._suggest)
             | _timed("render", self._render)
         ).with_config(run_name="ask")
 
@@ -138,16 +162,7 @@ class AskChain:
         citation_map: dict[str, int] | None = None,
     ) -> Answer:
         start = time.perf_counter()
-        audience = audience or self.settings.compose.audience
-        if audience not in AUDIENCES:
-            raise InvalidQuestion(f"unknown audience {audience!r}; choose from {AUDIENCES}")
-        state = AskState(
-            question=validate_question(question),
-            history=list(history),
-            audience=audience,
-            filters=filters or Filters(),
-            citation_map=dict(citation_map or citation_map_from(history)),
-        )
+        state = self.new_state(question, history, audience, filters, citation_map)
         out = self.runnable.invoke(state)
         assert out.answer is not None
         out.answer.timings_ms = {
@@ -156,6 +171,27 @@ class AskChain:
         }
         return out.answer
 
+    def new_state(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        audience: str | None = None,
+        filters: Filters | None = None,
+        citation_map: dict[str, int] | None = None,
+    ) -> AskState:
+        """The checked input of the chain (``ask`` and ``assistant.ask.stream`` start here)."""
+        self._follow_library()
+        audience = audience or self.settings.compose.audience
+        if audience not in AUDIENCES:
+            raise InvalidQuestion(f"unknown audience {audience!r}; choose from {AUDIENCES}")
+        return AskState(
+            question=validate_question(question),
+            history=list(history),
+            audience=audience,
+            filters=filters or Filters(),
+            citation_map=dict(citation_map or citation_map_from(history)),
+        )
+
     # -- steps -----------------------------------------------------------------------------
     def _no_history(self, state: AskState) -> AskState:
         state.standalone = state.question
@@ -163,103 +199,76 @@ class AskChain:
 
     def _condense(self, state: AskState) -> AskState:
         if self.chat_model is not None:
-            state.standalone = condense_with_llm(state.question, state.history, self.chat_model)
+            state.standalone = condense_with_llm(
+                state.question, state.history, self.chat_model, self.profile
+            )
         else:
-            state.standalone = condense_offline(state.question, state.history, self.lexicon)
+            state.standalone = condense_offline(state.question, state.history, self.profile)
         return state
+
+    def lexical_query(self, question: str) -> str:
+        """The question, then the other names of what it names (an acronym's long form, an
+        overlay's expansions and lay synonyms, a population's usual word) for BM25."""
+        profile = self.profile(question)
+        extra: list[str] = []
+        for subject in profile.subjects:
+            key = " ".join(subject.alternatives[0]) if subject.alternatives else ""
+            extra.extend(self.vocabulary.synonyms_of(key))
+        for match in self.overlay.find(question):
+            extra.extend(match.entity.expansions)
+        for word in question.lower().split():
+            extra.extend(self.overlay.synonyms.get(word.strip("?.,!"), []))
+        extra.extend(profile.populations)
+        return " ".join([question, *extra])
 
     def _retrieve(self, state: AskState) -> AskState:
-        query = self.lexicon.expand_query(
-            state.standalone, specific_words(state.standalone, self.lexicon)
-        )
         state.retrieval = self.retriever.retrieve(
-            state.standalone, state.filters, lexical_query=query
+            state.standalone, state.filters, lexical_query=self.lexical_query(state.standalone)
         )
         return state
 
-    def _rank(
-        self, question: str, retrieval: Retrieval, expand: bool = False
-    ) -> tuple[QuestionProfile, list[Candidate]]:
-        """Score the retrieved sentences; with ``expand``, the best sources are then read whole
-        (their other chunks join the evidence) and everything is scored again."""
-        profile = profile_question(question, self.lexicon, self.idf)
-        candidates = candidate_sentences(retrieval.evidence, self.lexicon)
-        ranked = score_candidates(profile, candidates, self.lexicon)
-        if expand and ranked:
-            best = list(dict.fromkeys(c.source_id for c in ranked))
-            extra = self.retriever.expand(retrieval.evidence, best)
-            if extra:
-                retrieval.evidence = retrieval.evidence + extra
-                seen = {(c.source_id, c.text) for c in candidates}
-                new = [
-                    c
-                    for c in candidate_sentences(extra, self.lexicon)
-                    if (c.source_id, c.text) not in seen
-                ]
-                scored = score_candidates(profile, new, self.lexicon)
-                ranked = sorted(ranked + scored, key=rank_key)
-        return profile, ranked
-
-    def _support(
-        self, profile: QuestionProfile, ranked: list[Candidate], similarity: float
-    ) -> SupportCheck:
-        c = self.settings.compose
-        return check_support(
-            profile.text,
-            self.lexicon,
-            self.vocabulary,
-            ranked[0].score if ranked else 0.0,
-            similarity,
-            min_support=c.abstain_min_support,
-            max_missing_fraction=c.abstain_max_missing,
-            min_similarity=c.abstain_min_similarity,
-            evidence_texts=[r.text for r in ranked],
-            focus_gap=focus_gap(profile, ranked, self.lexicon, self.idf),
-            best_overlap=max(
-                (r.parts.get("overlap", 0.0) for r in ranked[:OVERLAP_WINDOW]), default=0.0
-            ),
-            min_overlap=c.abstain_min_overlap,
-        )
+    def rank(
+        self, profile: QuestionProfile, retrieval: Retrieval, semantic: bool = True
+    ) -> list[Candidate]:
+        candidates = candidate_units(retrieval.evidence, retrieval.units)
+        vector = np.asarray(retrieval.query_vector) if semantic and retrieval.query_vector else None
+        return score_candidates(profile, candidates, vector, self.overlay)
 
     def _compose(self, state: AskState) -> AskState:
         assert state.retrieval is not None
-        state.profile, state.ranked = self._rank(state.standalone, state.retrieval, expand=True)
-        state.support = self._support(state.profile, state.ranked, state.retrieval.top_similarity)
-        if state.support.abstain:
+        c = self.settings.compose
+        state.profile = profile = self.profile(state.standalone)
+        state.ranked = self.rank(profile, state.retrieval)
+        state.answerability = gate = check(profile, state.ranked, c)
+        if not gate.answerable:
             state.draft = Draft(
                 abstained=True,
-                notice=f"{CANNOT_ANSWER_PHRASE} ({state.support.reason}.)",
+                notice=f"{CANNOT_ANSWER_PHRASE} ({gate.detail}.)",
                 composer=self.composer,
             )
             return state
-        c = self.settings.compose
-        profile = state.profile
+        records = self.records({x.source_id for x in state.ranked[: c.gate_window * 2]})
+        fallback = lambda: compose_extractive(  # noqa: E731
+            profile, state.ranked, c, gate, records, state.audience
+        )
         if self.chat_model is not None:
             from assistant.ask.llm import compose_with_llm
+            from assistant.ask.support import SupportChecker
 
+            extractive = fallback()
             state.draft = compose_with_llm(
                 state.standalone,
                 state.retrieval.evidence,
                 self.chat_model,
                 state.audience,
-                fallback=lambda: compose_extractive(
-                    profile,
-                    state.ranked,
-                    c,
-                    min_score=c.min_sentence_score,
-                    relative=c.relative_sentence_score,
-                ),
-                lexicon=self.lexicon,
+                fallback=lambda: extractive,
+                profile=profile,
                 composer=self.composer,
+                support=SupportChecker(self.library.embeddings, c.llm_min_support),
             )
+            with_evidence_summary(state.draft, extractive)
         else:
-            state.draft = compose_extractive(
-                state.profile,
-                state.ranked,
-                c,
-                min_score=c.min_sentence_score,
-                relative=c.relative_sentence_score,
-            )
+            state.draft = fallback()
         if not state.draft.sections:
             state.draft = Draft(
                 abstained=True,
@@ -295,36 +304,107 @@ class AskChain:
             closest_sources=closest,
             disclaimer=disclaimer(),
             composer=draft.composer,
+            library_built=built_iso(self.library.last_built()),
             retrieved_ids=[e.chunk.chunk_id for e in state.retrieval.evidence],
             citation_map=numbering,
+            answerability=state.answerability.as_json() if state.answerability else None,
+            certainty=Certainty.model_validate(draft.certainty) if draft.certainty else None,
+            evidence_table=[
+                row.model_copy(update={"n": numbering[row.source_id]})
+                for row in draft.evidence_rows
+                if row.source_id in {r.source_id for r in references}
+            ],
         )
+        return state
+
+    def _suggest(self, state: AskState) -> AskState:
+        answer = state.answer
+        assert answer is not None and state.profile is not None
+        if not answer.abstained and self.settings.compose.follow_ups:
+            asked = [self.profile(t.content) for t in state.history if t.role == "user"]
+            answer.follow_ups = suggest_follow_ups(
+                state.profile,
+                [self.profile(state.question), *asked],
+                state.ranked,
+                self.interventions_in,
+                self.is_answerable,
+                self.settings.compose.follow_ups,
+            )
         return state
 
     def _render(self, state: AskState) -> AskState:
         answer = state.answer
         assert answer is not None
-        if not answer.abstained and self.settings.compose.follow_ups:
-            asked = [t.content for t in state.history if t.role == "user"]
-            answer.follow_ups = suggest_follow_ups(
-                state.standalone,
-                [state.question, *asked],
-                self.lexicon,
-                state.ranked,
-                self.is_answerable,
-                self.settings.compose.follow_ups,
-            )
         if answer.audience in ("patient", "student"):
-            answer.glossary = glossary_for(answer, answer.audience)
+            answer.glossary = glossary_for(answer, answer.audience, self.overlay.glossary)
         answer.markdown = render_markdown(answer)
         return state
 
+    def records(self, source_ids: set[str]) -> dict[str, EvidenceRecord]:
+        """The stored evidence records of these sources (those present and current)."""
+        raw = self.library.manifest.records(sorted(source_ids))
+        found = {sid: load_record(value) for sid, value in raw.items()}
+        return {sid: record for sid, record in found.items() if record is not None}
+
+    def example_questions(self, n: int = 4) -> list[str]:
+        """Questions this library can answer, for a new user: the library's most-named
+        medicines and conditions put into the general follow-up templates, each checked by
+        the answerability gate."""
+        general = general_vocabulary()
+        terms = sorted(
+            (t for t in self.vocabulary.terms.values() if t.cls in ("intervention", "condition")),
+            key=lambda t: (-t.df, t.key),
+        )
+        out: list[str] = []
+        used: list[set[str]] = []
+        for term in terms[: n * 6]:
+            if len(out) >= n:
+                break
+            words = set(term.key.split())
+            if any(words & other for other in used):
+                continue  # "secondary HLH" after "HLH": one example per subject
+            templates = general.follow_ups.get(term.cls, {})
+            for facet in ("treatment", "definition", "safety", "diagnosis"):
+                template = templates.get(facet)
+                if template is None or "{other}" in template:
+                    continue
+                question = template.format(subject=term.display, condition="", population="")
+                if question not in out and self.is_answerable(question):
+                    out.append(question)
+                    used.append(words)
+                    break
+        return out
+
+    def interventions_in(self, text: str) -> list[str]:
+        """The library's interventions a text names (for comparison follow-ups)."""
+        found = [
+            m.term.display for m in self.vocabulary.match(text) if m.term.cls == "intervention"
+        ]
+        found += [m.entity.name for m in self.overlay.find(text) if m.entity.cls == "intervention"]
+        return list(dict.fromkeys(found))
+
     def is_answerable(self, question: str) -> bool:
-        """The abstention gate on lexical evidence alone (cheap enough for follow-up checks)."""
-        retrieval = self.retriever.lexical_retrieve(question, self.settings.retrieval.top_k)
+        """The answerability gate on lexical evidence alone (cheap enough for follow-ups)."""
+        retrieval = self.retriever.lexical_retrieve(
+            self.lexical_query(question), self.settings.retrieval.top_k
+        )
         if not retrieval.evidence:
             return False
-        profile, ranked = self._rank(question, retrieval)
-        return not self._support(profile, ranked, similarity=1.0).abstain
+        profile = self.profile(question)
+        ranked = self.rank(profile, retrieval, semantic=False)
+        return check(profile, ranked, self.settings.compose, semantic=False).answerable
+
+
+def with_evidence_summary(draft: Draft, extractive: Draft) -> None:
+    """An LLM answer keeps the bottom line our code writes from the evidence (its direct
+    passage, evidence profile and result range), the certainty label and the evidence table."""
+    if draft is extractive or draft.abstained:
+        return
+    summary = [s for s in extractive.sections if s.kind == "bottom-line"]
+    if summary and not any(s.kind == "bottom-line" for s in draft.sections):
+        draft.sections = [*summary, *draft.sections]
+    draft.certainty = draft.certainty or extractive.certainty
+    draft.evidence_rows = draft.evidence_rows or extractive.evidence_rows
 
 
 def citation_map_from(history: Sequence[Turn]) -> dict[str, int]:

@@ -111,16 +111,22 @@ def resolve_bullet(
     return DraftBullet(clean, citations)
 
 
+PLACEHOLDER_RE = re.compile(r"\{\{([^{}]+)\}\}")
+"""Where a generated sentence wants the marker of a source: ``{{source_id}}``."""
+
+
 def finalize(
     draft: Draft,
     evidence: list[Evidence],
     citation_map: dict[str, int] | None = None,
+    report: Verification | None = None,
 ) -> tuple[list[AnswerSection], list[Reference], dict[str, int]]:
     """Number the draft's citations and build the reference list.
 
     Citations to sources that were not retrieved are dropped (and so are bullets left with
-    none). Sources keep the numbers they had earlier in the conversation; new ones continue
-    after the highest number used so far.
+    none); a bullet with a number that none of the chunks it cites contains is dropped (and
+    recorded in ``report``). Sources keep the numbers they had earlier in the conversation; new
+    ones continue after the highest number used so far.
     """
     by_chunk = {e.chunk.chunk_id: e for e in evidence}
     by_source: dict[str, list[Evidence]] = {}
@@ -152,13 +158,39 @@ def finalize(
             marks.append(citation.sentence)
         return n
 
+    def supported(bullet: DraftBullet) -> bool:
+        """Every number of the bullet (markers aside) is in a chunk it cites."""
+        texts = []
+        for c in bullet.citations:
+            if c.source_id not in by_source:
+                continue
+            chosen = by_chunk.get(c.chunk_id) or by_source[c.source_id][0]  # as it will be shown
+            texts.append(chosen.chunk.text)
+        clean = PLACEHOLDER_RE.sub("", bullet.text)
+        missing = unsupported_numbers(clean, texts)
+        if missing and report is not None:
+            report.dropped_sentences.append(clean)
+            report.reasons.append(f"numbers not in the cited sources: {', '.join(sorted(missing))}")
+        return not missing
+
     def convert(section: DraftSection) -> AnswerSection | None:
         bullets: list[Bullet] = []
         for bullet in section.bullets:
+            if not supported(bullet):
+                continue
             ns = [n for n in (number_of(c) for c in bullet.citations) if n is not None]
             ns = list(dict.fromkeys(ns))
-            if ns:
-                bullets.append(Bullet(text=bullet.text, citations=ns))
+            if not ns:
+                continue
+            text, inline = bullet.text, False
+            if PLACEHOLDER_RE.search(text):
+                text = PLACEHOLDER_RE.sub(
+                    lambda m: f"[{numbering[m.group(1)]}]" if m.group(1) in numbering else "", text
+                )
+                inline = True
+            bullets.append(
+                Bullet(text=text, citations=ns, inline=inline, generated=bullet.generated)
+            )
         subsections = [s for s in (convert(sub) for sub in section.subsections) if s]
         if not bullets and not subsections:
             return None
@@ -202,7 +234,7 @@ def check_answer_citations(sections: list[AnswerSection], references: list[Refer
             if missing:
                 raise AssertionError(f"unresolved citations {missing} in {bullet.text!r}")
             passages = [p.text for n in bullet.citations for p in refs[n].passages]
-            extra = unsupported_numbers(bullet.text, passages)
+            extra = unsupported_numbers(split_markers(bullet.text)[0], passages)
             if extra:
                 raise AssertionError(
                     f"numbers {sorted(extra)} not in cited sources: {bullet.text!r}"

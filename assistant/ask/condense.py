@@ -1,176 +1,267 @@
 """Follow-up -> standalone question.
 
-Offline (default): an elliptical follow-up ("and in children?", "what dose?", "how does that
-compare with etoposide?") takes the subject of the conversation from the previous standalone
-question: entities the follow-up does not name are carried over, entities of the same class that
-it does name replace the old ones, and pronouns are resolved to the previous main entity.
+Offline (default), the form of a turn decides whether it leans on the conversation: a leading
+"and / what about / how about", a pronoun that refers back ("is it safe?"), or a turn that names
+no subject of its own ("what dose?", "and in children?"). A turn that names its own subject and
+does none of that is never touched. A follow-up is rewritten by replacing the matched span of
+the previous standalone question: a population for a population ("in adults" -> "in
+children"), a subject for a subject of the same class ("anakinra" -> "emapalumab"), a pronoun
+for the previous main subject; a bare intent ("what dose?") gets the previous subjects after it.
 With an LLM configured, prompts/condense.txt does the rewrite instead.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from assistant.ask.abstain import GENERIC_STEMS
-from assistant.ask.lexicon import Lexicon, load_lexicon
-from assistant.text import STOPWORDS, stem
+from assistant.ask.question import QuestionProfile, Subject
 from assistant.types import Turn
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+Analyze = Callable[[str], QuestionProfile]
+
 _LEADING_CONNECTIVE = re.compile(
     r"^\s*(?:(?:and|or|but|also|so|then|ok(?:ay)?|what about|how about|and what about|"
-    r"and how about|same (?:question )?for|what if)\b[\s,]*)+",
+    r"and how about|same (?:question )?for|what if|now)\b[\s,]*)+",
     re.IGNORECASE,
 )
 _PRONOUN = re.compile(
-    r"\b(it|its|that|this|they|them|these|those|the drug|the treatment)\b", re.IGNORECASE
-)
-_SELF_CONTAINED_MIN_WORDS = 6
-# "does it matter", "is it worth": an "it" that refers to nothing
-_DUMMY_IT = re.compile(
-    r"\bit\s+(?:matters?|worth|true|possible|ok(?:ay)?|necessary|likely|"
-    r"better|wise|safe to|reasonable)\b",
+    r"\b(it's|it\u2019s|its|it|that|this|they|them|their|these|those|the drug|the medicine|"
+    r"the treatment|the disease|the condition|the study|the trial)\b",
     re.IGNORECASE,
 )
-_BARE_COMPARISON = re.compile(r"^(?:compared? (?:with|to)|vs\.?|versus)\s+(.+)$", re.IGNORECASE)
+_DUMMY_IT = re.compile(
+    r"\bit\s+(?:matters?|worth|true|possible|ok(?:ay)?|necessary|likely|better|wise|safe to|"
+    r"reasonable|important|common|known)\b|\bis\s+(?:it|this|that)\s+(?:true|so)\b",
+    re.IGNORECASE,
+)
+_BARE_COMPARISON = re.compile(r"^(?:compared? (?:with|to)|vs\.?|versus|or)\s+(.+)$", re.IGNORECASE)
+_POPULATION_ONLY = re.compile(r"^(?:(?:in|for|among|with|during|at)\s+)?(?:the\s+)?", re.IGNORECASE)
+_FOR_FACETS = frozenset({"treatment", "prevention", "recommendation"})
+NAMING_CLASSES = frozenset({"intervention", "condition"})
+LONG_CORE_WORDS = 5
+"""A follow-up this long is a sentence of its own: the carried subject goes in parentheses."""
 
 
-def _referring_pronoun(text: str) -> re.Match[str] | None:
+def referring_pronoun(text: str) -> re.Match[str] | None:
     dummies = {m.start() for m in _DUMMY_IT.finditer(text)}
     for match in _PRONOUN.finditer(text):
-        if match.start() not in dummies:
+        if match.start() not in dummies and not any(d <= match.start() <= d + 12 for d in dummies):
             return match
     return None
 
 
-def previous_standalone(history: Sequence[Turn], lexicon: Lexicon) -> str | None:
+def names_own_subject(profile: QuestionProfile) -> bool:
+    """Whether a turn names what it is about: a medicine or condition of the library, or any
+    word the question hinges on (known or not)."""
+    return any(s.cls in NAMING_CLASSES or s.weight >= 2.0 for s in profile.subjects)
+
+
+def is_follow_up(question: str, profile: QuestionProfile) -> bool:
+    """Whether the turn leans on the conversation (see the module docstring)."""
+    if _LEADING_CONNECTIVE.match(question) or referring_pronoun(question):
+        return True
+    if _BARE_COMPARISON.match(question.rstrip("?.! ")):
+        return True
+    return not names_own_subject(profile)
+
+
+def _sentence_case(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _replace(text: str, start: int, end: int, new: str) -> str:
+    return text[:start] + new + text[end:]
+
+
+def _phrases(profile: QuestionProfile, text: str) -> list[Subject]:
+    """The naming subjects of a turn, adjacent ones joined into one phrase ("EBV-driven HLH")
+    that takes the class of its last word (the head of the phrase)."""
+    own = sorted(
+        (s for s in profile.subjects if s.cls in NAMING_CLASSES or s.weight >= 2.0),
+        key=lambda s: s.start,
+    )
+    out: list[Subject] = []
+    for s in own:
+        if out and not text[out[-1].end : s.start].strip(" -"):
+            last = out[-1]
+            cls = s.cls if s.cls != "other" else last.cls
+            out[-1] = Subject(
+                text[last.start : s.end],
+                last.start,
+                s.end,
+                cls,
+                last.alternatives + s.alternatives,
+                last.weight + s.weight,
+            )
+        else:
+            out.append(s)
+    return out
+
+
+def _swap_target(previous: QuestionProfile, subject: Subject) -> Subject | None:
+    """The previous question's subject that ``subject`` replaces: the heaviest of its class."""
+    same = [s for s in previous.subjects if s.known and s.cls == subject.cls]
+    return max(same, key=lambda s: s.weight) if same else None
+
+
+CONDITION_FACETS = frozenset(
+    {
+        "definition",
+        "symptoms",
+        "causes",
+        "risk",
+        "diagnosis",
+        "genetics",
+        "frequency",
+        "complications",
+        "prognosis",
+        "prevention",
+    }
+)
+"""Facets that are about a condition: a follow-up on them carries the condition, not the
+medicine the conversation was about ("and the mortality?" after "anakinra in HLH")."""
+
+
+def _subject_phrase(previous: QuestionProfile, facets: list[str], prep: str) -> str:
+    """The previous question's subject as a phrase to put after a bare intent: "of anakinra in
+    HLH", "for glaucoma"."""
+    main = previous.main
+    if main is None:
+        words = [s.surface for s in previous.subjects]
+        return f" ({' '.join(words)})" if words else ""
+    conditions = [s for s in previous.subjects if s.cls == "condition" and s is not main]
+    if main.cls == "intervention" and conditions and facets and set(facets) <= CONDITION_FACETS:
+        return f" {prep} {conditions[0].surface}"
+    phrase = f" {prep} {main.surface}"
+    if main.cls == "intervention" and conditions:
+        phrase += f" in {conditions[0].surface}"
+    return phrase
+
+
+def _population_phrase(previous: QuestionProfile, source: str) -> str:
+    """The previous question's population with its preposition: " in children"."""
+    if not previous.population_spans:
+        return ""
+    span = previous.population_spans[0]
+    lead = re.search(r"\b(?:in|for|among|with|during)\s+(?:the\s+)?$", source[: span.start])
+    text = source[lead.start() if lead else span.start : span.end]
+    return f" {text}" if lead else f" in {text}"
+
+
+def _with_population(result: str, core: str, c: QuestionProfile, prev: QuestionProfile) -> str:
+    """Swap the previous population for the follow-up's, or add the follow-up's."""
+    if not c.population_spans:
+        return result
+    span = c.population_spans[0]
+    modifiers = re.search(
+        r"\b(?:in|for|among|with|during)\s+((?:\w+\s+){0,2})$", core[: span.start]
+    )
+    new = (modifiers.group(1) if modifiers else "") + core[span.start : span.end]
+    spans = prev.population_spans
+    if spans and result.startswith(prev.text.rstrip("?.! ")[: spans[0].end]):
+        return _replace(result, spans[0].start, spans[0].end, new)
+    lead = re.search(
+        r"\b(?:in|for|among|with|during)\s+(?:the\s+)?$", core[: c.population_spans[0].start]
+    )
+    return f"{result} {core[lead.start() if lead else c.population_spans[0].start :]}"
+
+
+def rewrite(question: str, previous: str, analyze: Analyze) -> str:
+    """Rewrite ``question`` using the subject of ``previous`` (an already standalone question)."""
+    question = " ".join(question.split())
+    profile = analyze(question)
+    if not is_follow_up(question, profile):
+        return question
+    core = _LEADING_CONNECTIVE.sub("", question).strip().rstrip("?.!").strip()
+    if not core:
+        return previous
+    prev = analyze(previous)
+    base = previous.rstrip().rstrip("?.!").rstrip()
+    c = analyze(core)
+    pronoun = referring_pronoun(core)
+    phrases = _phrases(c, core)
+    main = prev.main
+
+    # "and in children?": only a population -> swap it (or add it) in the previous question
+    rest = core
+    for span in reversed(c.population_spans):
+        rest = rest[: span.start] + rest[span.end :]
+    if c.population_spans and not _POPULATION_ONLY.sub("", rest).strip(" ,") and not phrases:
+        if prev.population_spans:
+            span, new = prev.population_spans[0], c.population_spans[0]
+            return _replace(base, span.start, span.end, core[new.start : new.end]) + "?"
+        return f"{base} {core}?"
+
+    # "what about emapalumab?": subjects of classes the previous question has -> swap them
+    targets = [_swap_target(prev, p) if p.cls in NAMING_CLASSES else None for p in phrases]
+    if phrases and not c.facets and not pronoun and all(targets):
+        result = _with_population(base, core, c, prev)
+        for phrase in sorted(phrases, key=lambda p: -p.start):
+            target = _swap_target(analyze(result), phrase)
+            if target is not None:
+                result = _replace(result, target.start, target.end, phrase.surface)
+        return result + "?"
+
+    # "compared with etoposide?": a bare comparison with the previous main subject
+    bare = _BARE_COMPARISON.match(core)
+    if bare and main is not None:
+        tail = _subject_phrase(prev, [], "of").replace(f" of {main.surface}", "", 1)
+        return f"How does {main.surface} compare with {bare.group(1)}{tail}?"
+
+    # a pronoun that refers back: the previous main subject in its place
+    if pronoun is not None and main is not None:
+        word = pronoun.group(1).lower()
+        name = main.surface + {"its": "'s", "their": "'s", "it's": " is"}.get(word, "")
+        result = _replace(core, pronoun.start(), pronoun.end(), name)
+        added = analyze(result)
+        if main.cls == "intervention" and not any(s.cls == "condition" for s in added.subjects):
+            conditions = [s for s in prev.subjects if s.cls == "condition"]
+            if conditions:
+                result += f" in {conditions[0].surface}"
+        if not added.population_spans and prev.population_spans:
+            result += _population_phrase(prev, previous)
+        return _sentence_case(result) + "?"
+
+    # "what dose?", "and the cut-off for sCD25?": the intent, then the previous subject
+    for_facets = set(c.facets) & _FOR_FACETS
+    prep = "for" if for_facets and not (main and main.cls == "intervention") else "of"
+    tail = _subject_phrase(prev, c.facets, prep)
+    if not c.population_spans and prev.population_spans:
+        tail += _population_phrase(prev, previous)
+    if phrases or len(core.split()) >= LONG_CORE_WORDS:
+        tail = f" ({tail.strip()})" if tail.strip() else ""
+    return _sentence_case(core) + tail + "?"
+
+
+def previous_standalone(history: Sequence[Turn], analyze: Analyze) -> str | None:
     """The standalone form of the last user question in ``history`` (rewritten recursively)."""
     users = [t.content for t in history if t.role == "user" and t.content.strip()]
     standalone: str | None = None
     for question in users:
-        standalone = question if standalone is None else rewrite(question, standalone, lexicon)
+        standalone = (
+            " ".join(question.split())
+            if standalone is None
+            else rewrite(question, standalone, analyze)
+        )
     return standalone
 
 
-def is_elliptical(question: str, lexicon: Lexicon) -> bool:
-    """Whether the question leans on the conversation for its subject."""
-    if _LEADING_CONNECTIVE.match(question):
-        return True
-    found = lexicon.by_class(question)
-    if not (found["drug"] or found["disease"]):
-        return True
-    if not found["disease"] and "comparison" in lexicon.facets_of(question):
-        return True  # "compared with etoposide?" compares with the drug under discussion
-    if _PRONOUN.search(question) and len(question.split()) < _SELF_CONTAINED_MIN_WORDS + 4:
-        return not (found["drug"] and found["disease"])
-    return False
-
-
-POPULATION_PHRASES = {
-    "children": "in children",
-    "adults": "in adults",
-    "ICU": "in intensive care",
-    "malignancy": "with malignancy",
-    "CAR T-cell therapy": "after CAR T-cell therapy",
-}
-
-
-def _has_own_words(core: str, lexicon: Lexicon) -> bool:
-    """Whether the follow-up says more than the entities it names ("in kids" says nothing more)."""
-    rest = core
-    for match in reversed(lexicon.find(core)):
-        rest = rest[: match.start] + rest[match.end :]
-    words = [w for w in re.findall(r"[a-z]+", rest.lower()) if w not in _FILLER]
-    return bool(words)
-
-
-_FILLER = frozenset(
-    "a an the in on for of with about to and or any what how is are was were do does did "
-    "there it its that this those these specifically too also then so please".split()
-)
-
-
-def _phrase(cls: str, name: str) -> str:
-    if cls == "population":
-        return POPULATION_PHRASES.get(name, f"in {name}")
-    return f"in {name}" if cls == "disease" else name
-
-
-def rewrite(question: str, previous: str, lexicon: Lexicon) -> str:
-    """Rewrite ``question`` using the subject of ``previous`` (an already standalone question)."""
-    question = " ".join(question.split())
-    if not is_elliptical(question, lexicon):
-        return question
-    prev = lexicon.by_class(previous)
-    new = lexicon.by_class(question)
-    core = _LEADING_CONNECTIVE.sub("", question).strip().rstrip("?.!").strip()
-    facets = set(lexicon.facets_of(core))
-    comparison = "comparison" in facets
-
-    if not facets:
-        # "and in children?" / "what about emapalumab?": the previous question, entities swapped
-        result = previous.rstrip().rstrip("?.!")
-        for cls in ("drug", "disease", "population"):
-            for name in new[cls]:
-                if name in prev[cls]:
-                    continue
-                if prev[cls]:
-                    result = _replace_entity(result, lexicon, cls, prev[cls][0], name)
-                else:
-                    result = f"{result} {_phrase(cls, name)}"
-        if core and _has_own_words(core, lexicon):
-            result = f"{result}: {core}"
-        return result + "?"
-
-    # The follow-up has its own intent ("what dose?", "compare with etoposide?"): keep it,
-    # resolve a pronoun to the previous main entity, and add the subject it leaves out.
-    main: str | None = next(iter(prev["drug"] or prev["disease"]), None)
-    bare_comparison = _BARE_COMPARISON.match(core)
-    if main and bare_comparison:
-        core = f"how does {main} compare with {bare_comparison.group(1)}"
-    elif main and (pronoun := _referring_pronoun(core)):
-        core = core[: pronoun.start()] + main + core[pronoun.end() :]
-    present = lexicon.by_class(core)
-    parts = [core[0].upper() + core[1:]]
-    drugs = [d for d in prev["drug"] if d not in present["drug"]]
-    if drugs and (comparison or not present["drug"]):
-        parts.append(("of " if not comparison else "with ") + " and ".join(drugs))
-    for cls in ("disease", "population"):
-        if not present[cls]:
-            parts.extend(_phrase(cls, name) for name in prev[cls])
-    if len(parts) == 1 and not any(prev.values()):
-        # the subject is something the lexicon does not name ("the HScore"): carry its words
-        words = [
-            w
-            for w in re.findall(r"[A-Za-z][\w'-]*", previous)
-            if w.lower() not in STOPWORDS
-            and stem(w.lower()) not in GENERIC_STEMS
-            and w.lower() not in core.lower()
-        ]
-        if words:
-            parts.append(f"({' '.join(words)})")
-    return " ".join(parts) + "?"
-
-
-def _replace_entity(text: str, lexicon: Lexicon, cls: str, old: str, new: str) -> str:
-    pattern = lexicon.entities[cls][old]
-    replaced, count = pattern.subn(new, text, count=1)
-    return replaced if count else f"{text} ({new})"
-
-
-def condense_offline(question: str, history: Sequence[Turn], lexicon: Lexicon | None = None) -> str:
-    lexicon = lexicon or load_lexicon()
-    previous = previous_standalone(history, lexicon)
+def condense_offline(question: str, history: Sequence[Turn], analyze: Analyze) -> str:
+    previous = previous_standalone(history, analyze)
     if previous is None:
         return " ".join(question.split())
-    return rewrite(question, previous, lexicon)
+    return rewrite(question, previous, analyze)
 
 
-def condense_with_llm(question: str, history: Sequence[Turn], model: BaseChatModel) -> str:
+def condense_with_llm(
+    question: str, history: Sequence[Turn], model: BaseChatModel, analyze: Analyze
+) -> str:
     """The LLM rewrite; falls back to the offline rewrite when the reply is unusable."""
     from assistant.prompts import load_prompt
 
@@ -180,7 +271,7 @@ def condense_with_llm(question: str, history: Sequence[Turn], model: BaseChatMod
     text = str(getattr(reply, "content", reply)).strip().splitlines()
     candidate = text[0].strip().strip('"') if text else ""
     if not candidate or len(candidate) > 400:
-        return condense_offline(question, history)
+        return condense_offline(question, history, analyze)
     return candidate
 
 

@@ -1,325 +1,447 @@
-"""Sentence-level evidence: the candidate sentences of retrieved chunks and how well each answers.
+"""Sentence-level evidence: the units of the retrieved chunks and how well each one answers.
 
-Relevance is more than similarity: the score combines how much of the question's specific
-vocabulary a sentence holds (IDF-weighted), whether it names the question's drug, disease and
-population, whether it speaks to the question's facet (efficacy, dosing, safety, ...), numbers,
-and how highly retrieval ranked its chunk.
+A unit is a line of a chunk (a sentence, or a list with its lead-in); its embedding and its role
+(results, conclusions, methods, ...) were stored at ingest, so scoring a candidate needs no
+model call: its cosine with the question's vector (computed once for retrieval) is combined with
+how much of what the question names it covers (the question's subjects, in the sentence or in
+its source's title and heading), whether it speaks to the question's facet and population, its
+role, and how highly retrieval ranked its chunk.
+
+A unit is never quoted as a fragment: one that opens with an unresolved reference ("They",
+"This", "Other types") is quoted with the sentence before it, or left out; table and figure
+titles and lead-ins without their list are left out.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 
-from assistant.ask.lexicon import Lexicon
-from assistant.ingest.lexical import LexicalIndex
-from assistant.text import NUMBER_RE, content_terms, normalize, numbers, split_sentences
-from assistant.types import EVIDENCE_RANK, GUIDANCE_TYPES, Evidence
+import numpy as np
 
-# Facets that a question about one facet usually also wants to see (a treatment's efficacy
-# comes with its safety), with the partial credit they earn.
-RELATED_FACETS: dict[str, dict[str, float]] = {
-    "efficacy": {"safety": 0.6, "prognosis": 0.6, "recommendation": 0.6, "dosing": 0.3},
-    "comparison": {"efficacy": 0.7, "prognosis": 0.6, "recommendation": 0.6, "safety": 0.4},
-    "dosing": {"safety": 0.3, "recommendation": 0.3},
-    "safety": {"efficacy": 0.3, "recommendation": 0.3},
-    "diagnosis": {"ferritin": 0.7},
-    "ferritin": {"diagnosis": 0.7},
-    "prognosis": {"efficacy": 0.6},
+from assistant.ask.question import QuestionProfile, Subject
+from assistant.ingest.units import chunk_units
+from assistant.text import NUMBER_RE, STOPWORDS, numbers
+from assistant.types import Evidence
+from assistant.vocab.extract import token_key, tokens
+from assistant.vocab.general import general_vocabulary
+from assistant.vocab.overlay import Overlay
+
+MIN_WORDS = 5
+MAX_RESTORED_WORDS = 70
+CONTEXT_CREDIT = 0.6
+"""Credit for a subject named only by the source's title or the section heading."""
+ROLE_PRIOR = {
+    "results": 1.0,
+    "conclusions": 1.0,
+    "other": 0.8,
+    "background": 0.55,
+    "methods": 0.25,
+    "objective": 0.0,
 }
 WEIGHTS = {
-    "overlap": 0.35,
-    "entity": 0.25,
-    "facet": 0.2,
-    "retrieval": 0.1,
-    "number": 0.05,
-    "level": 0.05,
-    "question_numbers": 0.15,
+    "semantic": 0.34,
+    "cover": 0.24,
+    "facet": 0.12,
+    "population": 0.06,
+    "role": 0.1,
+    "retrieval": 0.06,
+    "quantitative": 0.08,
+    "question_numbers": 0.1,
 }
-"""Sentence score = sum of weight x part (parts in [0, 1]; entity may go negative).
-``question_numbers`` is a bonus: it stays 0 unless the question itself contains numbers."""
-OPEN_DOMAIN_WEIGHTS = {**WEIGHTS, "entity": 0.0, "facet": 0.0, "overlap": 0.45, "retrieval": 0.35}
-"""For a question the domain lexicon cannot read (no drug, disease or population it knows),
-entities and facets say nothing, and the retrievers' ranking carries their weight. Keeps the
-same total (0.95 before the bonus) so thresholds mean the same."""
+"""Score = sum of weight x part, each part in [0, 1]. ``question_numbers`` only counts for
+questions that contain numbers."""
+SEMANTIC_FLOOR = 0.15
+SEMANTIC_SPAN = 0.7
+"""Cosines are read on [floor, floor + span]: MiniLM gives unrelated sentences ~0.1 and
+close paraphrases ~0.85."""
+QUANTITATIVE_FACETS = frozenset(
+    {"treatment", "prognosis", "frequency", "risk", "comparison", "safety", "dosing", "diagnosis"}
+)
+"""Facets whose best answers usually report a result: a rate, a ratio, a count."""
+_RESULT_RE = re.compile(
+    r"\d\s*%|\bper ?cent\b|\b(?:OR|HR|RR|IRR|AUC|CI)\b|\bp\s*[<=>]\s*0?\.\d|"
+    r"\b\d+\s+(?:of|out of)\s+(?:the\s+)?\d+\b",
+    re.IGNORECASE,
+)
+
+_ANAPHORA = re.compile(
+    r"^(?:they|these|this|those|it|its|such|both|he|she|their|the latter|the former|"
+    r"other (?:types|forms|kinds|causes|symptoms)|others|another)\b",
+    re.IGNORECASE,
+)
+_TABLE_TITLE = re.compile(r"^(?:table|figure|fig\.?|supplementary)\s*[\dIVX]", re.IGNORECASE)
+_DEFINITION = re.compile(
+    r"^[A-Z][\w'(),/ -]{0,80}?\s(?:is|are|refers to|means)\s(?:a|an|the|one)\b"
+)
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """What scoring needs of a unit, independent of any question (cached by text)."""
+
+    text: str
+    keys: frozenset[str]
+    facets: frozenset[str]
+    populations: frozenset[str]
+    anaphoric: bool
+    fragment: bool
+
+    @property
+    def has_number(self) -> bool:
+        return bool(NUMBER_RE.search(self.text))
+
+    @property
+    def reports_result(self) -> bool:
+        """Whether the unit states a result: a percentage, a ratio, a p-value, "19 of 21"."""
+        return bool(_RESULT_RE.search(self.text))
+
+
+_UNIT_CACHE: dict[str, UnitInfo] = {}
+_CONTEXT_CACHE: dict[str, UnitInfo] = {}
+
+
+_LIST_UNIT = re.compile(r"^[^:]{0,200}:\s.+;")
+"""A list with its lead-in ("These resources address ...: A; B; C."): its "These" points
+forward at its own items, not back."""
+
+
+def _keys(text: str) -> frozenset[str]:
+    """Token keys of a text; a hyphenated word also gives its parts ("EBV-HLH": ebv, hlh)."""
+    out: set[str] = set()
+    for word, _, _ in tokens(text):
+        out.add(token_key(word))
+        if "-" in word:
+            out.update(token_key(p) for p in word.split("-") if len(p) > 1)
+    return frozenset(out)
+
+
+def text_facets(text: str) -> frozenset[str]:
+    facets = set(general_vocabulary().facets_of(text))
+    if _DEFINITION.match(text):
+        facets.add("definition")
+    return frozenset(facets)
+
+
+def unit_info(text: str) -> UnitInfo:
+    info = _UNIT_CACHE.get(text)
+    if info is None:
+        stripped = text.strip()
+        info = UnitInfo(
+            text=stripped,
+            keys=_keys(stripped),
+            facets=text_facets(stripped),
+            populations=frozenset(general_vocabulary().populations_of(stripped)),
+            anaphoric=bool(_ANAPHORA.match(stripped)) and not _LIST_UNIT.match(stripped),
+            fragment=(
+                len(stripped.split()) < MIN_WORDS
+                or stripped.endswith(":")
+                or bool(_TABLE_TITLE.match(stripped))
+            ),
+        )
+        if len(_UNIT_CACHE) > 50_000:
+            _UNIT_CACHE.clear()
+        _UNIT_CACHE[text] = info
+    return info
+
+
+def context_info(e: Evidence) -> UnitInfo:
+    """The source title and section heading read like a unit (cached per chunk)."""
+    key = e.chunk.chunk_id
+    info = _CONTEXT_CACHE.get(key)
+    if info is None:
+        heading = e.chunk.heading
+        text = f"{e.source.title}. {heading}" if heading else e.source.title
+        base = unit_info(text)
+        info = UnitInfo(
+            text, base.keys, text_facets(heading) | base.facets, base.populations, False, False
+        )
+        if len(_CONTEXT_CACHE) > 20_000:
+            _CONTEXT_CACHE.clear()
+        _CONTEXT_CACHE[key] = info
+    return info
 
 
 @dataclass
 class Candidate:
-    """One sentence of a retrieved chunk, scored against the question."""
+    """A unit of a retrieved chunk, as it would be quoted, scored against the question."""
 
     text: str
     evidence: Evidence
-    terms: set[str]
-    facets: set[str]
-    entities: dict[str, list[str]]
+    index: int
+    role: str
+    vector: np.ndarray | None
+    info: UnitInfo
+    restored: bool = False
+    quote: str = ""
+    """The source's own text this candidate quotes, as it stands in the chunk (its lines joined
+    by newlines): what a reference highlights."""
     score: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
+    coverage: dict[str, float] = field(default_factory=dict)
+    """Per subject surface (and "~key" per qualifier): the credit this candidate gives it."""
+    source_coverage: dict[str, float] = field(default_factory=dict)
+    """The same, for everything retrieved from the candidate's source (its title included)."""
+    chunk_facets: frozenset[str] = frozenset()
+    chunk_populations: frozenset[str] = frozenset()
+    """Facets and populations its chunk (any unit, the title, the heading) speaks of."""
 
     @property
     def source_id(self) -> str:
         return self.evidence.source.source_id
 
-    @cached_property
+    @property
+    def facets(self) -> frozenset[str]:
+        return self.info.facets
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return self.info.keys
+
+    @property
+    def context(self) -> UnitInfo:
+        return context_info(self.evidence)
+
+    @property
     def has_number(self) -> bool:
-        return bool(NUMBER_RE.search(self.text))
+        return self.info.has_number
 
 
-@dataclass
-class QuestionProfile:
-    text: str
-    terms: list[str]
-    weights: dict[str, float]
-    entities: dict[str, list[str]]
-    facets: list[str]
-    numbers: set[str] = field(default_factory=set)
-    term_entities: dict[str, str] = field(default_factory=dict)
-    """Question terms that belong to a named entity ("hlh" -> "HLH"): a sentence naming the
-    entity another way ("IL-1 inhibitors" for anakinra) still counts as containing them."""
-
-    @property
-    def in_domain(self) -> bool:
-        """Whether the question names a drug or disease the domain lexicon knows; only then are
-        its facet words read as clinical intents (a population alone, "children", is not enough)."""
-        return any(self.entities.get(cls) for cls in ("drug", "disease"))
-
-    @property
-    def total_weight(self) -> float:
-        return sum(self.weights.values()) or 1.0
-
-
-class IdfTable:
-    """Inverse document frequency of the lexical index's terms."""
-
-    def __init__(self, index: LexicalIndex) -> None:
-        self.n_docs = max(len(index), 1)
-        self._df = index.document_frequencies()
-
-    @property
-    def terms(self) -> list[str]:
-        return list(self._df)
-
-    def __contains__(self, term: str) -> bool:
-        return self._df.get(term, 0) > 0
-
-    def idf(self, term: str) -> float:
-        df = self._df.get(term, 0)
-        if df == 0:
-            return 0.0
-        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
-
-
-GENERIC_TERM_WEIGHT = 0.3
-"""Weight of a lay or scaffolding word ("stopped", "children") against a subject word."""
-
-
-def term_weights(question: str, lexicon: Lexicon, idf: IdfTable) -> dict[str, float]:
-    """IDF weight of each stemmed content term of the question, facet words excluded.
-
-    Words that name the subject count fully; generic words ("stopped", "patients") a little.
-    """
-    from assistant.ask.abstain import GENERIC_STEMS, specific_words
-
-    subject = set(content_terms(" ".join(specific_words(question, lexicon))))
-    facet_spans = [m.span() for p in lexicon.facets.values() for m in p.finditer(question)]
-    kept = [
-        m.group(0)
-        for m in re.finditer(r"\S+", question)
-        if not any(a <= m.start() < b for a, b in facet_spans)
-    ]
-    weights: dict[str, float] = {}
-    for term in content_terms(" ".join(kept)):
-        factor = 1.0 if term in subject else GENERIC_TERM_WEIGHT if term in GENERIC_STEMS else 0.0
-        if factor:
-            weights[term] = idf.idf(term) * factor
-    for term in subject:
-        weights.setdefault(term, idf.idf(term))
-    return weights
-
-
-def profile_question(question: str, lexicon: Lexicon, idf: IdfTable) -> QuestionProfile:
-    weights = term_weights(question, lexicon, idf)
-    return QuestionProfile(
-        text=question,
-        terms=list(weights),
-        weights=weights,
-        entities=lexicon.by_class(question),
-        facets=lexicon.facets_of(question),
-        numbers=question_numbers(question, lexicon),
-        term_entities={
-            t: m.name
-            for m in lexicon.find(question)
-            for t in content_terms(question[m.start : m.end])
-        },
-    )
-
-
-def question_numbers(question: str, lexicon: Lexicon) -> set[str]:
-    """Numbers the question asks about, not those inside names it uses (HLH-2004, COVID-19)."""
-    names = " ".join(question[m.start : m.end] for m in lexicon.find(question))
-    tokens = re.findall(r"[A-Za-z]+-?\d+[A-Za-z]*", question)
-    return numbers(question) - numbers(names) - numbers(" ".join(tokens))
-
-
-@dataclass(frozen=True)
-class SentenceInfo:
-    """What the scorer needs of a sentence, independent of any question (cached)."""
-
-    text: str
-    terms: frozenset[str]
-    facets: frozenset[str]
-    entities: dict[str, list[str]]
-
-
-_SENTENCE_CACHE: dict[str, list[SentenceInfo]] = {}
-
-
-def chunk_sentences(text: str, lexicon: Lexicon) -> list[SentenceInfo]:
-    """The sentences of a chunk worth quoting (five words or more), analysed once per text."""
-    cached = _SENTENCE_CACHE.get(text)
-    if cached is None:
-        cached = []
-        for start, end in split_sentences(text):
-            sentence = normalize(text[start:end])
-            if len(sentence.split()) >= 5:
-                cached.append(
-                    SentenceInfo(
-                        sentence,
-                        frozenset(content_terms(sentence)),
-                        frozenset(lexicon.facet_hits(sentence)),
-                        lexicon.by_class(sentence),
-                    )
-                )
-        if len(_SENTENCE_CACHE) > 20_000:
-            _SENTENCE_CACHE.clear()
-        _SENTENCE_CACHE[text] = cached
-    return cached
-
-
-def candidate_sentences(evidence: list[Evidence], lexicon: Lexicon) -> list[Candidate]:
+def candidate_units(
+    evidence: list[Evidence], units: dict[str, list[tuple[str, np.ndarray]]]
+) -> list[Candidate]:
+    """Every quotable unit of the evidence (first occurrence per source), with its stored role
+    and vector; anaphoric units carry the sentence before them, fragments are left out."""
     out: list[Candidate] = []
     seen: set[tuple[str, str]] = set()
     for item in evidence:
-        for info in chunk_sentences(item.chunk.text, lexicon):
-            key = (item.source.source_id, info.text)
+        lines = chunk_units(item.chunk)
+        stored = units.get(item.chunk.chunk_id, [])
+        for i, line in enumerate(lines):
+            info = unit_info(line)
+            if info.fragment:
+                continue
+            text, quote, restored = info.text, info.text, False
+            if info.anaphoric:
+                previous = unit_info(lines[i - 1]) if i > 0 else None
+                if previous is not None and not (previous.fragment or previous.anaphoric):
+                    text = f"{previous.text} {info.text}"
+                    quote = f"{previous.text}\n{info.text}"
+                elif (topic := _topic_title(item.source.title)) is not None:
+                    text = f"{topic}: {info.text}"  # a page about one topic: "It" is the topic
+                else:
+                    continue
+                if len(text.split()) > MAX_RESTORED_WORDS:
+                    continue
+                info = _merged(previous, info, text) if quote != info.text else info
+                restored = True
+            key = (item.source.source_id, text)
             if key in seen:
                 continue
             seen.add(key)
-            out.append(
-                Candidate(
-                    text=info.text,
-                    evidence=item,
-                    terms=set(info.terms),
-                    facets=set(info.facets),
-                    entities=info.entities,
-                )
-            )
+            role, vector = stored[i] if i < len(stored) else ("other", None)
+            out.append(Candidate(text, item, i, role, vector, info, restored, quote))
     return out
 
 
-def _context_entities(c: Candidate, lexicon: Lexicon) -> dict[str, list[str]]:
-    """Entities named by the sentence's source title and section heading (cached per chunk)."""
-    key = c.evidence.chunk.chunk_id
-    if key not in _CONTEXT_CACHE:
-        if len(_CONTEXT_CACHE) > 10_000:
-            _CONTEXT_CACHE.clear()
-        text = f"{c.evidence.source.title} {c.evidence.chunk.heading}"
-        _CONTEXT_CACHE[key] = lexicon.by_class(text)
-    return _CONTEXT_CACHE[key]
+MAX_TOPIC_TITLE_WORDS = 6
 
 
-_CONTEXT_CACHE: dict[str, dict[str, list[str]]] = {}
+def _topic_title(title: str) -> str | None:
+    """A source title short enough to be the topic of a page ("Glaucoma", "Monilethrix -
+    treatment") and free of numbers (a quoted bullet may only carry the source's numbers)."""
+    words = title.split()
+    if not words or len(words) > MAX_TOPIC_TITLE_WORDS or re.search(r"\d", title):
+        return None
+    return title.strip()
 
 
-def _entity_score(q: QuestionProfile, c: Candidate, lexicon: Lexicon) -> float:
-    """1 when the sentence names what the question names; half when only its source does."""
-    parts: list[float] = []
-    context_entities = _context_entities(c, lexicon)
-    for cls, wanted in q.entities.items():
+def _merged(first: UnitInfo | None, second: UnitInfo, text: str) -> UnitInfo:
+    if first is None:
+        return second
+    return UnitInfo(
+        text,
+        first.keys | second.keys,
+        first.facets | second.facets,
+        first.populations | second.populations,
+        False,
+        False,
+    )
+
+
+SOURCE_CREDIT = 0.5
+"""Credit for a subject named only elsewhere in the same source (a study of sHLH whose safety
+sentence does not repeat "sHLH")."""
+
+
+def _alternative_credit(wanted: set[str], weights: dict[str, float], keys: frozenset[str]) -> float:
+    total = sum(weights.get(k, 0.0) for k in wanted) or float(len(wanted))
+    have = sum(weights.get(k, 0.0) or (1.0 if not weights else 0.0) for k in wanted & keys)
+    return have / total if total else 0.0
+
+
+def subject_credit(
+    subject: Subject,
+    c: Candidate,
+    overlay: Overlay | None,
+    source_keys: frozenset[str] = frozenset(),
+) -> float:
+    """1 when the unit names the subject; CONTEXT_CREDIT when only its source's title or the
+    section heading does, SOURCE_CREDIT when only another sentence of the source does; a
+    multi-word subject partly named earns the IDF-weighted share of its words named."""
+    best = 0.0
+    if subject.overlay and overlay is not None:
+        credit = overlay.credit(subject.overlay, overlay.names_in(c.text))
+        if credit >= 1.0:
+            return 1.0
+        context = overlay.credit(subject.overlay, overlay.names_in(c.context.text))
+        best = max(credit, CONTEXT_CREDIT * context)
+    weights = dict(subject.token_weights)
+    keys, context_keys = c.keys, c.context.keys
+    for alternative in subject.alternatives:
+        wanted = {k for k in alternative if k not in STOPWORDS}
         if not wanted:
             continue
-        got = c.entities.get(cls, [])
-        related = max(
-            (lexicon.related.get(name, {}).get(g, 0.0) for name in wanted for g in got),
-            default=0.0,
+        if wanted <= keys:
+            return 1.0
+        best = max(
+            best,
+            _alternative_credit(wanted, weights, keys),
+            CONTEXT_CREDIT * _alternative_credit(wanted, weights, keys | context_keys),
+            SOURCE_CREDIT * _alternative_credit(wanted, weights, keys | context_keys | source_keys),
         )
-        if any(name in got for name in wanted):
-            parts.append(1.0)
-        elif any(name in context_entities.get(cls, []) for name in wanted) or related >= 0.5:
-            parts.append(max(0.5, related))
-        elif cls == "drug" and got:
-            parts.append(-0.5)  # about another drug only
-        else:
-            parts.append(0.0)
-    return sum(parts) / len(parts) if parts else 0.5
+    return best
 
 
-def _facet_score(q: QuestionProfile, c: Candidate) -> float:
-    if not q.facets or not q.in_domain:
+def coverage(
+    q: QuestionProfile, c: Candidate, only: set[str] | None = None, scope: str = "unit"
+) -> float:
+    """Weighted share of what the question names (subjects and qualifiers) that the unit
+    (``scope="unit"``) or its whole retrieved source (``"source"``) covers; ``only`` restricts
+    the subjects counted (by surface) for one side of a comparison."""
+    credits = c.coverage if scope == "unit" else c.source_coverage
+    covered = total = 0.0
+    for subject in q.subjects:
+        if only is not None and subject.surface not in only:
+            continue
+        total += subject.weight
+        covered += subject.weight * credits.get(subject.surface, 0.0)
+    for key, weight in q.qualifiers.items():
+        total += weight
+        covered += weight * credits.get(f"~{key}", 0.0)
+    return covered / total if total else 0.5
+
+
+def facet_credit(q: QuestionProfile, c: Candidate) -> float:
+    if not q.facets:
         return 0.5
+    related = general_vocabulary().related_facets
     best = 0.0
     for facet in q.facets:
         if facet in c.facets:
             return 1.0
-        for related, credit in RELATED_FACETS.get(facet, {}).items():
-            if related in c.facets:
+        if facet in c.context.facets:
+            best = max(best, 0.8)
+        for other, credit in related.get(facet, {}).items():
+            if other in c.facets:
                 best = max(best, credit)
     return best
 
 
-def _term_credit(
-    q: QuestionProfile,
-    c: Candidate,
-    term: str,
-    names: set[str],
-    context: set[str],
-    lexicon: Lexicon,
-) -> float:
-    """1 if the sentence has the term (or names its entity another way), 0.5 if only the
-    source's title or heading names the entity, else 0."""
-    if term in c.terms:
+def population_credit(q: QuestionProfile, c: Candidate) -> float:
+    if not q.populations:
+        return 0.5
+    named = c.info.populations | c.context.populations
+    if set(q.populations) & named:
         return 1.0
-    entity = q.term_entities.get(term)
-    if entity is None:
-        return 0.0
-    if entity in names or any(lexicon.related.get(entity, {}).get(n, 0) >= 0.5 for n in names):
-        return 1.0
-    return 0.5 if entity in context else 0.0
+    return 0.2 if c.info.populations else 0.45
 
 
 def score_candidates(
-    q: QuestionProfile, candidates: list[Candidate], lexicon: Lexicon
+    q: QuestionProfile,
+    candidates: list[Candidate],
+    query_vector: np.ndarray | None,
+    overlay: Overlay | None = None,
 ) -> list[Candidate]:
-    """Score in place and return the candidates best first."""
-    weights = WEIGHTS if q.in_domain else OPEN_DOMAIN_WEIGHTS
-    max_level = max(EVIDENCE_RANK.values())
+    """Score in place; return the candidates best first."""
+    if query_vector is not None and candidates:
+        qv = np.asarray(query_vector, dtype=np.float32)
+        have = [c for c in candidates if c.vector is not None]
+        if have:
+            matrix = np.stack([np.asarray(c.vector, dtype=np.float32) for c in have])
+            sims = matrix @ qv
+            for c, sim in zip(have, sims, strict=True):
+                c.parts["cosine"] = float(sim)
+    source_keys: dict[str, set[str]] = {}
+    chunk_facets: dict[str, set[str]] = {}
+    chunk_populations: dict[str, set[str]] = {}
     for c in candidates:
-        names = {n for group in c.entities.values() for n in group}
-        context = {n for group in _context_entities(c, lexicon).values() for n in group}
-        overlap = (
-            sum(w * _term_credit(q, c, t, names, context, lexicon) for t, w in q.weights.items())
-            / q.total_weight
-            if q.weights
-            else 0.5
-        )
-        retrieval = 1.0 / (1.0 + (c.evidence.rank - 1) / 4.0)
-        level = 1 - EVIDENCE_RANK.get(c.evidence.source.evidence_type, max_level) / max_level
+        source_keys.setdefault(c.source_id, set()).update(c.keys | c.context.keys)
+        cid = c.evidence.chunk.chunk_id
+        chunk_facets.setdefault(cid, set(c.context.facets)).update(c.facets)
+        chunk_populations.setdefault(cid, set(c.context.populations)).update(c.info.populations)
+    frozen = {sid: frozenset(keys) for sid, keys in source_keys.items()}
+    by_source: dict[str, dict[str, float]] = {}
+    for c in candidates:
+        cid = c.evidence.chunk.chunk_id
+        c.chunk_facets = frozenset(chunk_facets[cid])
+        c.chunk_populations = frozenset(chunk_populations[cid])
+        if c.source_id not in by_source:
+            by_source[c.source_id] = _source_credits(q, frozen[c.source_id], overlay, c)
+        c.source_coverage = by_source[c.source_id]
+        cosine = c.parts.get("cosine", 0.0)
+        semantic = min(max((cosine - SEMANTIC_FLOOR) / SEMANTIC_SPAN, 0.0), 1.0)
+        c.coverage = {
+            s.surface: subject_credit(s, c, overlay, frozen[c.source_id]) for s in q.subjects
+        }
+        for key in q.qualifiers:
+            c.coverage[f"~{key}"] = (
+                1.0 if key in c.keys else CONTEXT_CREDIT if key in c.context.keys else 0.0
+            )
+        cover = coverage(q, c)
         parts = {
-            "overlap": overlap,
-            "entity": _entity_score(q, c, lexicon),
-            "facet": _facet_score(q, c),
-            "retrieval": retrieval,
-            "number": 1.0 if c.has_number else 0.0,
-            "level": level,
+            "semantic": semantic,
+            "cover": cover,
+            "facet": facet_credit(q, c),
+            "population": population_credit(q, c),
+            "role": ROLE_PRIOR.get(c.role, ROLE_PRIOR["other"]),
+            "retrieval": 1.0 / (1.0 + (c.evidence.rank - 1) / 4.0),
+            "quantitative": _quantitative(q, c),
             "question_numbers": (
                 len(q.numbers & numbers(c.text)) / len(q.numbers) if q.numbers else 0.0
             ),
         }
-        c.parts = parts
-        c.score = sum(weights[k] * v for k, v in parts.items())
+        c.parts.update(parts)
+        c.score = sum(WEIGHTS[k] * parts[k] for k in WEIGHTS)
     return sorted(candidates, key=rank_key)
+
+
+def _source_credits(
+    q: QuestionProfile, keys: frozenset[str], overlay: Overlay | None, c: Candidate
+) -> dict[str, float]:
+    """Credit of each subject and qualifier over everything retrieved from a source."""
+    out: dict[str, float] = {}
+    for s in q.subjects:
+        best = 0.0
+        weights = dict(s.token_weights)
+        for alternative in s.alternatives:
+            wanted = {k for k in alternative if k not in STOPWORDS}
+            if wanted:
+                best = max(best, _alternative_credit(wanted, weights, keys))
+        if s.overlay and overlay is not None and best < 1.0:
+            best = max(best, overlay.credit(s.overlay, overlay.names_in(c.context.text)))
+        out[s.surface] = best
+    for key in q.qualifiers:
+        out[f"~{key}"] = 1.0 if key in keys else 0.0
+    return out
+
+
+def _quantitative(q: QuestionProfile, c: Candidate) -> float:
+    if q.facets and not set(q.facets) & QUANTITATIVE_FACETS:
+        return 0.5
+    if c.info.reports_result:
+        return 1.0
+    return 0.4 if c.has_number else 0.0
 
 
 def rank_key(c: Candidate) -> tuple[float, int, str]:
@@ -327,63 +449,7 @@ def rank_key(c: Candidate) -> tuple[float, int, str]:
     return (-c.score, c.evidence.rank, c.text)
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
+def cosine(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    if a is None or b is None:
         return 0.0
-    return len(a & b) / len(a | b)
-
-
-DOSE_RE = re.compile(
-    r"\d[\d.,]*(?:\s*[-\u2013]\s*\d[\d.,]*)?\s*(?:mg|g|mcg|\u00b5g|ug|units?|IU)\b"
-    r"(?:\s*/\s*(?:kg|m2|m\u00b2|day|d|dose|h))*",
-    re.IGNORECASE,
-)
-"""A stated dose: 100 mg, 6-10 mg/kg/day, 2 g/kg, 10 mg/m2."""
-FOCUSED_FACETS = ("efficacy", "dosing", "safety", "diagnosis", "ferritin", "prognosis")
-"""Facets specific enough that a question about them needs a sentence on exactly that."""
-
-
-def focus_gap(
-    q: QuestionProfile, ranked: list[Candidate], lexicon: Lexicon, idf: IdfTable
-) -> str | None:
-    """'dosing of ruxolitinib' when the question asks a focused facet of a drug (or, without
-    one, a disease) and no candidate sentence both names that subject and speaks to that facet.
-
-    A drug is one the lexicon knows or a word shaped like a drug name (-mab, -nib, ...); a
-    source whose title names the subject counts as naming it.
-    """
-    from assistant.ask.abstain import DRUG_NAME
-
-    facets = [f for f in q.facets if f in FOCUSED_FACETS]
-    if not facets:
-        return None
-    drugs = q.entities.get("drug", [])
-    shaped = [w for w in re.findall(r"[A-Za-z]+", q.text) if DRUG_NAME.search(w)]
-    if drugs:
-        subject, term = drugs[0], None
-    elif shaped:
-        subject, term = shaped[0], content_terms(shaped[0])[0]
-    elif q.entities.get("disease"):
-        subject, term = q.entities["disease"][0], None
-    else:
-        return None
-    cls = "drug" if drugs else "disease"
-    for c in ranked:
-        speaks = bool(set(facets) & c.facets) or (
-            # a guideline recommending a treatment speaks to whether it works
-            "efficacy" in facets
-            and "recommendation" in c.facets
-            and c.evidence.source.evidence_type in GUIDANCE_TYPES
-        )
-        if not speaks:
-            continue
-        if facets == ["dosing"] and not DOSE_RE.search(c.text):
-            continue  # a dosing question needs a sentence that states a dose
-        if term is not None:
-            if term in c.terms or term in content_terms(c.evidence.source.title):
-                return None
-            continue
-        named = lexicon.by_class(f"{c.text} {c.evidence.source.title}").get(cls, [])
-        if subject in named:
-            return None
-    return f"{facets[0]} of {subject}"
+    return float(np.dot(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)))

@@ -3,32 +3,35 @@
 The model sees the retrieved sources numbered [1]..[k] (one number per source) and is asked to
 end each sentence with a marker. Every sentence then goes through ``citations.resolve_bullet``:
 markers that resolve to no shown source are dropped, sentences left uncited or carrying a number
-that their cited passages lack are dropped. Surviving sentences are placed like the extractive
-composer's: guidance-only citations under the guidelines, the rest under research topics.
-If nothing survives, the extractive answer is used and a notice says so.
+that their cited passages lack are dropped. Then ``support.SupportChecker`` checks that the
+cited sources state it (semantic score, negation, direction, absolute wording) and drops any
+sentence about the disclaimer or the instructions. Surviving sentences are placed like the
+extractive composer's: guidance-only citations under the guidelines, the rest under research
+topics. If nothing survives, the extractive answer is used and a notice says so.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from assistant.ask.citations import MARKER_RE, Verification, resolve_bullet
-from assistant.ask.compose import _topic
+from assistant.ask.compose import TOPIC_ORDER, topic_of
 from assistant.ask.draft import (
-    RESEARCH,
     Draft,
     DraftBullet,
-    DraftSection,
     design_label,
     guidelines_section,
+    research_section,
 )
-from assistant.ask.evidence import Candidate, QuestionProfile
-from assistant.ask.lexicon import Lexicon
+from assistant.ask.evidence import Candidate, unit_info
+from assistant.ask.question import QuestionProfile
+from assistant.ask.support import SupportChecker
 from assistant.models import ModelUnavailable
 from assistant.prompts import CANNOT_ANSWER_PHRASE, load_prompt
-from assistant.text import content_terms, sentences
+from assistant.text import sentences
 from assistant.types import GUIDANCE_TYPES, Evidence
 
 MAX_SOURCES = 8
@@ -87,8 +90,14 @@ def _reply_text(reply: Any) -> str:
     return str(content)
 
 
+STREAM_TOKENS: ContextVar[bool] = ContextVar("stream_tokens", default=False)
+"""Set by ``assistant.ask.stream`` while it relays the model's tokens (as an unverified draft)."""
+
+
 def invoke_model(model: Any, prompt: str) -> str:
     try:
+        if STREAM_TOKENS.get():  # the calling run's callback handlers see each token
+            return "".join(_reply_text(chunk) for chunk in model.stream(prompt))
         return _reply_text(model.invoke(prompt))
     except Exception as exc:  # connection errors differ per client library
         name = type(exc).__name__
@@ -112,8 +121,9 @@ def compose_with_llm(
     audience: str,
     *,
     fallback: Callable[[], Draft],
-    lexicon: Lexicon,
+    profile: QuestionProfile,
     composer: str,
+    support: SupportChecker,
 ) -> Draft:
     numbered = number_sources(evidence)
     prompt = load_prompt("answer").format(
@@ -131,6 +141,15 @@ def compose_with_llm(
         bullet = resolve_bullet(sentence.lstrip("-*• ").strip(), numbered, report)
         if bullet is None:
             continue
+        sids = {c.source_id for c in bullet.citations}
+        shown = [
+            e.chunk.text for items in numbered.values() for e in items if e.source.source_id in sids
+        ]
+        verdict = support.check(bullet.text, shown)  # all the cited sources' passages it saw
+        if not verdict.supported:
+            report.dropped_sentences.append(bullet.text)
+            report.reasons.append(verdict.reason or "not supported")
+            continue
         cited = [e for c in bullet.citations for e in evidence if e.chunk.chunk_id == c.chunk_id]
         bullets.append((bullet, cited))
     if not bullets:
@@ -138,45 +157,29 @@ def compose_with_llm(
         draft.notice = FALLBACK_NOTICE
         draft.composer = f"{composer} (fallback: extractive)"
         return draft
-    return _arrange(question, bullets, lexicon, composer)
+    return _arrange(profile, bullets, composer)
 
 
 def _arrange(
-    question: str,
+    profile: QuestionProfile,
     bullets: list[tuple[DraftBullet, list[Evidence]]],
-    lexicon: Lexicon,
     composer: str,
 ) -> Draft:
-    profile = QuestionProfile(
-        question,
-        content_terms(question),
-        {},
-        lexicon.by_class(question),
-        lexicon.facets_of(question),
-    )
+    """Place verified sentences like the extractive composer does: sentences citing guidance
+    only under the guidelines, the rest under the research topic their wording speaks to."""
     guidance: list[DraftBullet] = []
     topics: dict[str, list[DraftBullet]] = {}
     for bullet, cited in bullets:
         if cited and all(e.source.evidence_type in GUIDANCE_TYPES for e in cited):
             guidance.append(bullet)
             continue
-        probe = Candidate(
-            bullet.text,
-            cited[0],
-            set(),
-            lexicon.facet_hits(bullet.text),
-            lexicon.by_class(bullet.text),
-        )
-        topics.setdefault(_topic(probe, profile), []).append(bullet)
-    sections: list[DraftSection] = []
+        info = unit_info(bullet.text)
+        probe = Candidate(bullet.text, cited[0], 0, "other", None, info)
+        topics.setdefault(topic_of(probe, profile), []).append(bullet)
+    sections = []
     if guidance:
         sections.append(guidelines_section(guidance))
     if topics:
-        sections.append(
-            DraftSection(
-                RESEARCH,
-                "research",
-                subsections=[DraftSection(t, "research-topic", b) for t, b in topics.items()],
-            )
-        )
+        order = sorted(topics, key=lambda t: TOPIC_ORDER.index(t) if t in TOPIC_ORDER else 99)
+        sections.append(research_section(topics, order))
     return Draft(sections=sections, composer=composer)

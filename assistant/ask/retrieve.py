@@ -1,8 +1,10 @@
-"""Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by reciprocal rank fusion.
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25) fused by weighted reciprocal rank fusion.
 
 After fusion: evidence-level tie-breaking (stronger designs first when equally relevant), a cap
-on chunks per source for diversity, and a guarantee that the best guidance chunks (guidelines,
-consensus, policy) reach the composer for the 'From the Guidelines' section.
+on chunks per source for diversity, a guarantee that the best guidance chunks (guidelines,
+consensus, policy) reach the composer for the 'From the Guidelines' section, and parent-document
+expansion: the best sources are read whole, so a study's safety section can answer next to its
+efficacy section. The stored units (sentences with roles and vectors) of every chunk come along.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from assistant.ask.filtered import FilterSets
 from assistant.config import RetrievalSettings
 from assistant.ingest.store import Library
 from assistant.types import (
@@ -79,18 +84,24 @@ class Retrieval:
     dense: list[tuple[str, float]] = field(default_factory=list)
     lexical: list[tuple[str, float]] = field(default_factory=list)
     query_vector: list[float] = field(default_factory=list)
+    units: dict[str, list[tuple[str, np.ndarray]]] = field(default_factory=dict)
+    """Stored (role, vector) of each unit of each evidence chunk."""
 
     @property
     def top_similarity(self) -> float:
         return self.dense[0][1] if self.dense else 0.0
 
 
-def rrf(rankings: Sequence[Sequence[str]], k: int) -> dict[str, float]:
-    """Reciprocal rank fusion: score(d) = sum over lists of 1 / (k + rank(d)), rank from 1."""
+def rrf(
+    rankings: Sequence[Sequence[str]], k: int, weights: Sequence[float] | None = None
+) -> dict[str, float]:
+    """Weighted reciprocal rank fusion: score(d) = sum over lists of w / (k + rank(d)), rank
+    from 1 (every w = 1 without ``weights``)."""
     scores: dict[str, float] = {}
-    for ranking in rankings:
+    for i, ranking in enumerate(rankings):
+        weight = weights[i] if weights is not None else 1.0
         for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return scores
 
 
@@ -107,27 +118,24 @@ class HybridRetriever:
         self.sources: dict[str, SourceRef] = {
             r.ref.source_id: r.ref for r in self.library.sources()
         }
-        self._allowed_cache: dict[Filters, set[str]] = {}
+        self._filters = FilterSets(self.library, lambda: self.sources)
         self.library.reload_lexical()  # picks up a rebuilt lexical index
 
     def embed(self, text: str) -> list[float]:
         return list(self.library.embeddings.embed_query(text))
 
     def _allowed(self, filters: Filters) -> set[str] | None:
-        if not filters.active:
-            return None
-        if filters not in self._allowed_cache:
-            keep = {sid for sid, ref in self.sources.items() if filters.accepts(ref)}
-            ids: set[str] = set()
-            for sid in keep:
-                ids.update(self.library.manifest.chunk_ids(sid))
-            self._allowed_cache[filters] = ids
-        return self._allowed_cache[filters]
+        return self._filters.allowed(filters)
+
+    def _dense_many(
+        self, vector: list[float], wanted: Sequence[tuple[int, Filters]]
+    ) -> list[list[tuple[str, float]]]:
+        return self._filters.search_many(vector, wanted)
 
     def dense_search(
         self, vector: list[float], k: int, filters: Filters = Filters()
     ) -> list[tuple[str, float]]:
-        return self.library.dense.search(vector, k, filters.where())
+        return self._dense_many(vector, [(k, filters)])[0]
 
     def lexical_search(
         self, query: str, k: int, filters: Filters = Filters()
@@ -144,19 +152,25 @@ class HybridRetriever:
         """Fused dense + lexical results; ``lexical_query`` may expand the question for BM25."""
         vector = vector if vector is not None else self.embed(question)
         query = lexical_query or question
-        dense = self.dense_search(vector, self.settings.k_dense, filters)
-        lexical = self.lexical_search(query, self.settings.k_lexical, filters)
-        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k)
-        dense_of = dict(dense)
-        lexical_of = dict(lexical)
-        guidance: dict[str, float] = {}
+        wanted = [(self.settings.k_dense, filters)]
         if not filters.evidence_types:
             # guidance ranked on its own, so the guidelines section is not crowded out
             only = Filters(tuple(sorted(GUIDANCE_TYPES)), filters.year_from, filters.year_to)
-            g_dense = self.dense_search(vector, self.settings.top_k, only)
+            wanted.append((self.settings.top_k, only))
+        dense, *g_found = self._dense_many(vector, wanted)
+        lexical = self.lexical_search(query, self.settings.k_lexical, filters)
+        weights = (1.0, self.settings.lexical_weight)
+        fused = rrf(
+            [[cid for cid, _ in dense], [cid for cid, _ in lexical]], self.settings.rrf_k, weights
+        )
+        dense_of = dict(dense)
+        lexical_of = dict(lexical)
+        guidance: dict[str, float] = {}
+        if g_found:
+            g_dense = g_found[0]
             g_lexical = self.lexical_search(query, self.settings.top_k, only)
             guidance = rrf(
-                [[c for c, _ in g_dense], [c for c, _ in g_lexical]], self.settings.rrf_k
+                [[c for c, _ in g_dense], [c for c, _ in g_lexical]], self.settings.rrf_k, weights
             )
             dense_of = {**dict(g_dense), **dense_of}
             lexical_of = {**dict(g_lexical), **lexical_of}
@@ -172,7 +186,10 @@ class HybridRetriever:
         selected = self._diversify(ranked(fused), ranked(guidance))
         for rank, item in enumerate(selected, start=1):
             item.rank = rank
-        return Retrieval(question, selected, dense, lexical, vector)
+        best = list(dict.fromkeys(e.source.source_id for e in selected))
+        evidence = selected + self.expand(selected, best)
+        units = self.library.manifest.units(e.chunk.chunk_id for e in evidence)
+        return Retrieval(question, evidence, dense, lexical, vector, units)
 
     def _evidence(
         self,
@@ -207,7 +224,8 @@ class HybridRetriever:
         evidence = [e for e in found if e is not None]
         for rank, item in enumerate(evidence, start=1):
             item.rank = rank
-        return Retrieval(query, evidence, [], lexical)
+        units = self.library.manifest.units(e.chunk.chunk_id for e in evidence)
+        return Retrieval(query, evidence, [], lexical, [], units)
 
     def expand(self, evidence: list[Evidence], source_ids: list[str]) -> list[Evidence]:
         """The other chunks of these sources (parent-document expansion), ranked after

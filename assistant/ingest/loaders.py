@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -19,6 +20,8 @@ from pydantic import ValidationError
 
 from assistant.config import IngestSettings
 from assistant.ingest.pubmed import PubMedError, parse_pubmed
+from assistant.metadata import field_problems, source_id_problem
+from assistant.text import split_space_runs
 from assistant.types import EVIDENCE_TYPES, DocSection, SourceDoc
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
@@ -27,7 +30,7 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
 _SKIPPED_NAMES = ("readme", "license", "changelog")
 _META_FIELDS = frozenset(SourceDoc.model_fields) - {"sections", "path"}
 _STR_FIELDS = frozenset({"volume", "issue", "pages", "pmid", "doi"})
-_LIST_FIELDS = frozenset({"authors", "tags", "mesh"})
+_LIST_FIELDS = frozenset({"authors", "tags", "mesh", "publication_types"})
 
 
 class LoadError(Exception):
@@ -45,14 +48,42 @@ class Skipped:
 # --------------------------------------------------------------------------- discovery
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(root: Path, skipped: list[Skipped]) -> list[Path]:
+    """Files under ``root``; unreadable folders and folder symlinks (never followed, so a
+    folder that links to itself cannot loop) are reported in ``skipped``."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+
+    def unreadable(exc: OSError) -> None:
+        skipped.append(Skipped(str(exc.filename), f"cannot read folder: {exc.strerror or exc}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            if (Path(dirpath) / name).is_symlink():
+                skipped.append(Skipped(str(Path(dirpath) / name), _LINKED_FOLDER))
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and not (Path(dirpath) / d).is_symlink()
+        )
         for name in sorted(filenames):
             if not name.startswith(".") and not name.lower().startswith(_SKIPPED_NAMES):
                 found.append(Path(dirpath) / name)
     return found
+
+
+_LINKED_FOLDER = "symbolic link to a folder: not followed (give its target instead)"
+
+
+def _real(path: Path) -> Path | str:
+    """The file a path leads to, or why it leads nowhere (a symlink loop or a dangling link)."""
+    try:
+        return path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 reports a symlink loop this way
+        return "symbolic link loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return "symbolic link to a missing file"
+        return f"cannot read: {exc.strerror or exc}"
 
 
 def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
@@ -62,15 +93,19 @@ def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
     seen: set[Path] = set()
     for given in paths:
         if not given.exists():
-            skipped.append(Skipped(str(given), "no such file or directory"))
+            reason = _real(given) if given.is_symlink() else "no such file or directory"
+            skipped.append(Skipped(str(given), str(reason)))
             continue
-        for path in _walk(given) if given.is_dir() else [given]:
+        for path in _walk(given, skipped) if given.is_dir() else [given]:
             suffix = path.suffix.lower()
+            real = _real(path)
             if suffix not in SUPPORTED_SUFFIXES:
                 kind = f"unsupported file type {suffix}" if suffix else "file has no extension"
                 skipped.append(Skipped(str(path), kind))
-            elif path.resolve() not in seen:
-                seen.add(path.resolve())
+            elif isinstance(real, str):
+                skipped.append(Skipped(str(path), real))
+            elif real not in seen:
+                seen.add(real)
                 files.append(path)
     return files, skipped
 
@@ -78,7 +113,9 @@ def discover_files(paths: Sequence[Path]) -> tuple[list[Path], list[Skipped]]:
 # --------------------------------------------------------------------------- text helpers
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\ufeff\u202a-\u202e\u2066-\u2069]")
+"""Control characters, soft hyphen, zero-width space, BOM, and the bidirectional overrides and
+isolates (text that displays in another order than it reads)."""
 
 
 def clean_line(line: str, keep_indent: bool = False) -> str:
@@ -89,9 +126,10 @@ def clean_line(line: str, keep_indent: bool = False) -> str:
 
 
 def clean_block(lines: Sequence[str], keep_indent: bool = False) -> str:
-    """Clean each line; keep single blank lines between paragraphs; trim blank ends."""
+    """Clean each line (a run of spaces inside it is a line break); keep single blank lines
+    between paragraphs; trim blank ends."""
     out: list[str] = []
-    for raw in lines:
+    for raw in (part for given in lines for part in split_space_runs(given)):
         line = clean_line(raw, keep_indent)
         if line or (out and out[-1]):
             out.append(line)
@@ -136,6 +174,9 @@ def _coerce(field: str, value: Any) -> Any:
 def _make_doc(meta: dict[str, Any], sections: list[DocSection], path: Path) -> SourceDoc:
     if not sections:
         raise LoadError("no text found in the file")
+    problem = source_id_problem(meta.get("source_id"))
+    if problem:
+        raise LoadError(f"invalid metadata: {problem}")
     try:
         return SourceDoc(**meta, sections=sections, path=str(path))
     except ValidationError as exc:
@@ -447,13 +488,34 @@ _TEXT_LOADERS: dict[str, Callable[[str, Path], SourceDoc]] = {
 }
 
 
+def _checked(loaded: tuple[list[SourceDoc], list[str]]) -> tuple[list[SourceDoc], list[str]]:
+    """Drop each PMID, DOI or link that fails its check (``metadata.field_problems``), with a
+    warning: the source is kept, the bad field never reaches an output."""
+    docs, warnings = loaded
+    out: list[SourceDoc] = []
+    for doc in docs:
+        problems = field_problems(doc.model_dump(include={"pmid", "doi", "link"}))
+        if problems:
+            doc = doc.model_copy(update=dict.fromkeys(problems))
+            prefix = f"{doc.source_id}: " if len(docs) > 1 else ""
+            warnings = [*warnings, *(f"{prefix}{why}: dropped" for why in problems.values())]
+        out.append(doc)
+    return out, warnings
+
+
 def load_file_with_warnings(
     path: Path, settings: IngestSettings
 ) -> tuple[list[SourceDoc], list[str]]:
-    """Load one file; also return non-fatal problems (bad JSONL lines, skipped PubMed records)."""
+    """Load one file; also return non-fatal problems (bad JSONL lines, skipped PubMed records,
+    dropped identifiers)."""
+    return _checked(_load(path, settings))
+
+
+def _load(path: Path, settings: IngestSettings) -> tuple[list[SourceDoc], list[str]]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoadError(f"unsupported file type {suffix or '(no extension)'}")
+    path = Path(os.path.abspath(path))  # sources are identified by absolute path, never the cwd
     data = _read(path, settings)
     if suffix == ".pdf":
         return [_load_pdf(data, path)], []

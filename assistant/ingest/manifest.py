@@ -12,7 +12,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from assistant.ingest.datadir import open_sqlite
 from assistant.types import Chunk, SourceDoc, SourceRef
+
+UNIT_DTYPE = np.float16
+"""Unit (sentence) vectors are stored as float16: half the bytes, cosines unchanged to 1e-3."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -31,14 +37,39 @@ CREATE TABLE IF NOT EXISTS chunks (
     embed_text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks(source_id);
+CREATE TABLE IF NOT EXISTS units (
+    chunk_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, idx)
+);
+CREATE TABLE IF NOT EXISTS source_meta (
+    source_id TEXT PRIMARY KEY,
+    terms_json TEXT NOT NULL,
+    record_json TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 REVISION = "revision"
 """Meta key of a token that changes with every write of chunks (what derived indexes follow)."""
 
+DERIVED = "derive_version"
+"""Meta key: the version of the code that derived the stored terms and evidence records."""
+
 DIRTY = "dirty"
 """Content hash of a source whose stored chunks may be incomplete (it is re-ingested next time)."""
+
+
+@dataclass
+class SourceExtras:
+    """What ingest derives from a source besides its chunks: its units' roles and vectors (per
+    chunk id, in line order), its vocabulary terms and its evidence record (both JSON)."""
+
+    units: dict[str, list[tuple[str, np.ndarray]]]
+    terms_json: str = "{}"
+    record_json: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -56,7 +87,7 @@ class Manifest:
         or changing any file (sqlite3.Error if it is missing or unreadable)."""
         self.path = path
         if readonly:
-            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            self._db = open_sqlite(path)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -92,6 +123,13 @@ class Manifest:
         query = "SELECT chunk_id FROM chunks WHERE source_id = ?"
         return {r[0] for r in self._db.execute(query, (source_id,))}
 
+    def chunk_ids_by_source(self) -> dict[str, list[str]]:
+        """Every chunk id, grouped by source (one query, for filters over many sources)."""
+        out: dict[str, list[str]] = {}
+        for cid, sid in self._db.execute("SELECT chunk_id, source_id FROM chunks"):
+            out.setdefault(sid, []).append(cid)
+        return out
+
     def chunks(self, chunk_ids: Iterable[str]) -> dict[str, Chunk]:
         ids = list(chunk_ids)
         out: dict[str, Chunk] = {}
@@ -108,6 +146,41 @@ class Manifest:
         chunks = [Chunk.model_validate_json(r[0]) for r in self._db.execute(query, (source_id,))]
         return sorted(chunks, key=lambda c: c.ordinal)
 
+    def units(self, chunk_ids: Iterable[str]) -> dict[str, list[tuple[str, np.ndarray]]]:
+        """(role, vector) of each unit of these chunks, in line order; vectors are widened to
+        float32 here, once, because scoring and duplicate checks compare them many times."""
+        ids = list(dict.fromkeys(chunk_ids))
+        out: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            query = (
+                f"SELECT chunk_id, role, vector FROM units WHERE chunk_id IN ({marks}) "
+                "ORDER BY chunk_id, idx"
+            )
+            for cid, role, blob in self._db.execute(query, part):
+                out.setdefault(cid, []).append(
+                    (role, np.frombuffer(blob, dtype=UNIT_DTYPE).astype(np.float32))
+                )
+        return out
+
+    def iter_source_meta(self) -> Iterator[tuple[str, str, str]]:
+        """(source_id, terms_json, record_json) of every source."""
+        yield from self._db.execute(
+            "SELECT source_id, terms_json, record_json FROM source_meta ORDER BY source_id"
+        )
+
+    def records(self, source_ids: Iterable[str]) -> dict[str, str]:
+        """The evidence-record JSON of these sources."""
+        ids = list(dict.fromkeys(source_ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            query = f"SELECT source_id, record_json FROM source_meta WHERE source_id IN ({marks})"
+            out.update(dict(self._db.execute(query, part)))
+        return out
+
     def iter_embed_texts(self) -> Iterator[tuple[str, str]]:
         yield from self._db.execute("SELECT chunk_id, embed_text FROM chunks ORDER BY chunk_id")
 
@@ -117,6 +190,10 @@ class Manifest:
     def count_chunks(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
+    def derived_generation(self) -> str:
+        """Changes with the stored chunks and with a new derivation of their terms."""
+        return f"{self.revision()}/{self.get_meta(DERIVED) or ''}"
+
     def revision(self) -> str:
         """Changes whenever stored chunks or their embedded texts change ("" when never written)."""
         return self.get_meta(REVISION) or ""
@@ -125,15 +202,34 @@ class Manifest:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    # -- a reader's snapshot -------------------------------------------------------------
+    def hold_snapshot(self) -> None:
+        """Keep reading what is committed now until ``release_snapshot``, while another
+        connection writes (SQLite WAL: an open read transaction sees one snapshot)."""
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+            self._db.execute("SELECT COUNT(*) FROM sources").fetchone()
+
+    def release_snapshot(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+
     # -- writes (each one transaction) -----------------------------------------------------
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    def replace_sources(self, items: list[tuple[SourceDoc, list[Chunk], list[str]]]) -> None:
-        """Store sources with their chunks and embedded texts, replacing earlier versions."""
+    def replace_sources(
+        self,
+        items: list[tuple[SourceDoc, list[Chunk], list[str]]],
+        extras: dict[str, SourceExtras] | None = None,
+    ) -> None:
+        """Store sources with their chunks and embedded texts (and what ingest derived from
+        them), replacing earlier versions."""
         now = time.time()
+        extras = extras or {}
         with self._transaction() as db:
             for doc, chunks, embed_texts in items:
+                _delete_units(db, doc.source_id)
                 db.execute("DELETE FROM chunks WHERE source_id = ?", (doc.source_id,))
                 db.executemany(
                     "INSERT INTO chunks(chunk_id, source_id, chunk_json, embed_text) "
@@ -155,14 +251,53 @@ class Manifest:
                         now,
                     ),
                 )
+                extra = extras.get(doc.source_id)
+                if extra is not None:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO units(chunk_id, idx, role, vector) "
+                        "VALUES (?, ?, ?, ?)",
+                        [
+                            (cid, i, role, np.asarray(vec, dtype=UNIT_DTYPE).tobytes())
+                            for cid, units in extra.units.items()
+                            for i, (role, vec) in enumerate(units)
+                        ],
+                    )
+                    db.execute(
+                        "INSERT OR REPLACE INTO source_meta VALUES (?, ?, ?)",
+                        (doc.source_id, extra.terms_json, extra.record_json),
+                    )
             _bump(db)
 
     def remove_sources(self, source_ids: Iterable[str]) -> None:
         with self._transaction() as db:
             for sid in source_ids:
+                _delete_units(db, sid)
                 db.execute("DELETE FROM chunks WHERE source_id = ?", (sid,))
                 db.execute("DELETE FROM sources WHERE source_id = ?", (sid,))
+                db.execute("DELETE FROM source_meta WHERE source_id = ?", (sid,))
             _bump(db)
+
+    def update_source_meta(
+        self,
+        rows: list[tuple[str, str, str]],
+        version: str,
+        roles: list[tuple[str, str, int]] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Replace the derived terms and records of sources (source_id, terms, record) and the
+        roles of units (role, chunk_id, idx), and stamp the derivation version, in one
+        transaction."""
+        with self._transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO source_meta VALUES (?, ?, ?)", rows)
+            db.executemany("UPDATE units SET role = ? WHERE chunk_id = ? AND idx = ?", roles)
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (DERIVED, version))
+
+    def set_paths(self, paths: dict[str, str]) -> None:
+        """Record where unchanged sources were read from this time (their chunks stay)."""
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE sources SET path = ? WHERE source_id = ?",
+                [(path, sid) for sid, path in paths.items()],
+            )
 
     def mark_dirty(self, source_ids: Iterable[str]) -> None:
         with self._transaction() as db:
@@ -173,6 +308,13 @@ class Manifest:
 
     def _transaction(self) -> _Txn:
         return _Txn(self._db)
+
+
+def _delete_units(db: sqlite3.Connection, source_id: str) -> None:
+    db.execute(
+        "DELETE FROM units WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE source_id = ?)",
+        (source_id,),
+    )
 
 
 def _bump(db: sqlite3.Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -12,7 +13,9 @@ from typing import Any
 
 from assistant.config import Settings
 from assistant.ingest.chunking import chunk_document, embedding_text
+from assistant.ingest.datadir import guarded_writes
 from assistant.ingest.loaders import LoadError, discover_files, load_file_with_warnings
+from assistant.ingest.lock import ingest_lock
 from assistant.ingest.store import Library
 from assistant.types import Chunk, SourceDoc
 
@@ -63,10 +66,18 @@ class IngestReport:
         return "\n".join(lines)
 
 
+def _resolved(path: str) -> str:
+    """The real path, or the absolute one where a symlink loop leaves no real path."""
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
 def _within(path: str | None, roots: Sequence[Path]) -> bool:
     if not path:
         return False
-    target = Path(path).resolve()
+    target = Path(_resolved(path))
     return any(target == root or root in target.parents for root in roots)
 
 
@@ -76,14 +87,14 @@ def _load_all(
     """Load every file; bad files are reported and skipped. Returns docs and failed paths."""
     files, skipped = discover_files(paths)
     report.skipped.extend({"path": s.path, "reason": s.reason} for s in skipped)
-    failed = {str(Path(s.path).resolve()) for s in skipped}
+    failed = {_resolved(s.path) for s in skipped}
     docs: dict[str, SourceDoc] = {}
     for path in files:
         try:
             loaded, warnings = load_file_with_warnings(path, settings.ingest)
         except LoadError as exc:
             report.skipped.append({"path": str(path), "reason": str(exc)})
-            failed.add(str(path.resolve()))
+            failed.add(_resolved(str(path)))
             continue
         report.files_read += 1
         report.warnings.extend({"path": str(path), "reason": w} for w in warnings)
@@ -130,13 +141,28 @@ def ingest(
     prune: bool = False,
     library: Library | None = None,
     progress: bool = True,
+    wait: bool = True,
 ) -> IngestReport:
     """Bring the library in line with ``paths``: add new sources, replace changed ones.
 
     Unchanged sources are not touched. With ``prune``, stored sources that came from files
     under ``paths`` and are no longer there are removed; sources of a file that failed to load
-    are kept. A previous interrupted run is repaired first.
+    are kept. A previous interrupted run is repaired first. One ingest runs per data directory
+    at a time: another one waits for it (``wait``) or raises IngestBusy. A read-only or full
+    data directory raises DataDirError (one line; the stored index is kept).
     """
+    with guarded_writes(settings.data_dir), ingest_lock(settings.data_dir, wait=wait):
+        return _ingest(paths, settings, prune=prune, library=library, progress=progress)
+
+
+def _ingest(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    prune: bool,
+    library: Library | None,
+    progress: bool,
+) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
     lib = library or Library(settings)
@@ -146,46 +172,60 @@ def ingest(
 
     docs, failed = _load_all(paths, settings, report)
     stored = lib.manifest.hashes()
+    stored_paths = {row.ref.source_id: row.path for row in lib.sources()}
+    moved: dict[str, str] = {}
     todo: list[SourceDoc] = []
     for doc in docs:
         previous = stored.get(doc.source_id)
         if previous == doc.content_hash():
             report.unchanged.append(doc.source_id)
+            if doc.path and stored_paths.get(doc.source_id) != doc.path:
+                moved[doc.source_id] = doc.path  # e.g. a relative path an older version stored
         else:
             (report.updated if previous else report.added).append(doc.source_id)
             todo.append(doc)
 
-    total_chunks = 0
-    bar = _progress(len(todo), enabled=progress)
-    for batch in _batches(todo, settings):
-        lib.write_batch(batch)
-        written = sum(len(chunks) for _, chunks, _ in batch)
-        report.chunks_written += written
-        total_chunks += written
+    if moved:
+        lib.manifest.set_paths(moved)
+    batches = list(_batches(todo, settings))  # chunked first: the bar counts chunks
+    bar = _progress(sum(len(c) for b in batches for _, c, _ in b), enabled=progress)
+    docs_done = 0
+    for batch in batches:
+        lib.write_batch(batch, progress=bar.update if bar is not None else None)
+        report.chunks_written += sum(len(chunks) for _, chunks, _ in batch)
+        docs_done += len(batch)
         if bar is not None:
-            elapsed = max(time.perf_counter() - started, 1e-9)
-            bar.update(len(batch))
-            bar.set_postfix_str(
-                f"{bar.n / elapsed:.1f} docs/s, {report.chunks_written / elapsed:.1f} chunks/s"
-            )
+            bar.set_postfix_str(f"{docs_done}/{len(todo)} docs")
     if bar is not None:
         bar.close()
 
     if prune:
-        roots = [Path(p).resolve() for p in paths]
+        roots = [Path(_resolved(str(p))) for p in paths]
         seen = {d.source_id for d in docs}
+        rows = [r for r in lib.sources() if r.ref.source_id not in seen]
+        for row in rows:
+            if row.path and not Path(row.path).is_absolute():
+                report.warnings.append(
+                    {
+                        "path": row.path,
+                        "reason": f"kept {row.ref.source_id!r}: its stored path is relative "
+                        "(an older version), so it cannot be told apart from today's working "
+                        "directory; ingest its folder once to record the absolute path",
+                    }
+                )
         gone = [
             row.ref.source_id
-            for row in lib.sources()
-            if row.ref.source_id not in seen
+            for row in rows
+            if row.path
+            and Path(row.path).is_absolute()
             and _within(row.path, roots)
-            and str(Path(row.path or "").resolve()) not in failed
+            and _resolved(row.path) not in failed
         ]
         if gone:
             lib.remove(gone)
             report.removed.extend(gone)
 
-    lib.finish()
+    lib.finish(changed=bool(report.added or report.updated or report.removed))
     report.chunks_total = lib.manifest.count_chunks()
     report.sources_total = len(lib.sources())
     report.seconds = time.perf_counter() - started
@@ -199,4 +239,4 @@ def _progress(total: int, enabled: bool) -> Any:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="doc", file=sys.stderr, desc="ingest", dynamic_ncols=True)
+    return tqdm(total=total, unit="chunk", file=sys.stderr, desc="ingest", dynamic_ncols=True)

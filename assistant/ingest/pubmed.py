@@ -9,6 +9,7 @@ from typing import Any
 from lxml import etree
 from pydantic import ValidationError
 
+from assistant.metadata import valid_pmid
 from assistant.types import EVIDENCE_RANK, DocSection, SourceDoc
 
 
@@ -123,6 +124,8 @@ def _article(record: Any, path: str | None) -> SourceDoc:
     doi = doi or _first(article, "ELocationID[@EIdType='doi']")
     pages = _first(article, "Pagination/MedlinePgn", "Pagination/StartPage")
     keywords = [_flat(k) for k in citation.findall("KeywordList/Keyword")]
+    if valid_pmid(pmid) is None:  # it becomes the source id: the record cannot be kept
+        raise PubMedError(f"PMID {pmid[:40]!r} is not a PubMed id (digits only)")
     return SourceDoc(
         source_id=pmid,
         title=title,
@@ -136,6 +139,7 @@ def _article(record: Any, path: str | None) -> SourceDoc:
         doi=doi,
         link=f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/",
         evidence_type=evidence_type(pub_types, mesh),
+        publication_types=pub_types,
         tags=[k for k in keywords if k],
         mesh=[m for m in mesh if m],
         sections=_sections(article, title),

@@ -10,22 +10,52 @@ Layout of the data directory::
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+import numpy as np
+
 from assistant.config import Settings
+from assistant.ingest.datadir import (
+    as_data_dir_error,
+    chroma_path,
+    chroma_snapshot,
+    is_writable,
+    read_only_error,
+)
 from assistant.ingest.lexical import LexicalIndex
-from assistant.ingest.manifest import Manifest, SourceRow
+from assistant.ingest.manifest import Manifest, SourceExtras, SourceRow
+from assistant.ingest.units import chunk_units, unit_role
 from assistant.types import GUIDANCE_TYPES, Chunk, SourceDoc
+from assistant.vocab.library import LibraryVocabulary, build_vocabulary
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
 logger = logging.getLogger(__name__)
+
+
+def _open_manifest(path: Path) -> Manifest:
+    """Read-write, or read-only where the data directory cannot be written (a read-only mount,
+    a full disk): the stored index still answers; writes then fail with a DataDirError."""
+    if path.is_file() and not is_writable(path.parent):
+        return Manifest(path, readonly=True)
+    try:
+        return Manifest(path)
+    except sqlite3.OperationalError:
+        if not path.is_file():
+            raise
+        logger.warning("the manifest %s cannot be written: reading it only", path)
+        return Manifest(path, readonly=True)
+
+
+EMBED_SLICE = 2048
+"""Texts per encode call when ingest shows progress."""
 
 
 class IndexMissing(RuntimeError):
@@ -72,6 +102,9 @@ class DenseIndex:
         from langchain_chroma import Chroma
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self.snapshot = False
+        """Reading a private copy (the data directory cannot be written): no writes."""
+        self._data_dir = settings.data_dir
         url = settings.store.chroma_url
         if url:
             parsed = urlparse(url)
@@ -85,10 +118,8 @@ class DenseIndex:
             )
             self.location = url
         else:
-            path = settings.data_dir / "chroma"
-            path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            self.location = str(path)
+            client = self._open_embedded(settings, chroma_settings)
+        self.client = client
         self.store = Chroma(
             collection_name=settings.index_name(),
             embedding_function=embeddings,
@@ -96,12 +127,63 @@ class DenseIndex:
             collection_metadata={"hnsw:space": "cosine"},
         )
 
-    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
-        if ids:
+    def _open_embedded(self, settings: Settings, chroma_settings: Any) -> Any:
+        """The data directory's Chroma; a read-only copy of it when it cannot be written."""
+        import chromadb
+
+        path = chroma_path(settings.data_dir)
+        if path is not None:
+            try:
+                self.location = str(path)
+                return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            except Exception as exc:  # Chroma's errors for a full disk have no class of their own
+                # chromadb caches the half-started client by path: a later open would fail
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                SharedSystemClient._identifier_to_system.pop(str(path), None)
+                if as_data_dir_error(exc, settings.data_dir) is None:
+                    raise
+        copy = chroma_snapshot(settings.data_dir)
+        self.snapshot, self.location = True, str(copy)
+        return chromadb.PersistentClient(path=str(copy), settings=chroma_settings)
+
+    def _writable(self) -> None:
+        if self.snapshot:  # writes would go to a throw-away copy
+            raise read_only_error(self._data_dir)
+
+    def close(self) -> None:
+        """Release Chroma's files (its database stays open while any client is alive)."""
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+    def upsert(
+        self,
+        ids: list[str],
+        texts: list[str],
+        metadatas: list[dict[str, Any]],
+        vectors: Sequence[Sequence[float]] | np.ndarray | None = None,
+    ) -> None:
+        """Store chunks; with ``vectors`` (already computed) the embedder is not called."""
+        self._writable()
+        if not ids:
+            return
+        if vectors is None:
             self.store.add_texts(texts=texts, metadatas=metadatas, ids=ids)
+            return
+        for start in range(0, len(ids), 5000):
+            end = start + 5000
+            self.store._collection.upsert(
+                ids=ids[start:end],
+                embeddings=[list(map(float, v)) for v in vectors[start:end]],  # type: ignore[arg-type]
+                documents=texts[start:end],
+                metadatas=metadatas[start:end],  # type: ignore[arg-type]
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
+        if ids:
+            self._writable()
         for start in range(0, len(ids), 5000):
             self.store.delete(ids=ids[start : start + 5000])
 
@@ -115,6 +197,21 @@ class DenseIndex:
                 return out
             offset += page
 
+    def vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of these chunk ids (those Chroma has), as (ids, float32 matrix)."""
+        found: list[str] = []
+        rows: list[np.ndarray] = []
+        for start in range(0, len(ids), 5000):
+            got = self.store._collection.get(
+                ids=list(ids[start : start + 5000]),
+                include=["embeddings"],  # type: ignore[list-item]
+            )
+            found.extend(got["ids"])
+            if got["embeddings"] is not None and len(got["embeddings"]):
+                rows.append(np.asarray(got["embeddings"], dtype=np.float32))
+        matrix = np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        return found, matrix
+
     def count(self) -> int:
         return int(self.store._collection.count())
 
@@ -122,11 +219,16 @@ class DenseIndex:
         self, vector: list[float], k: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
         """Top ``k`` (chunk id, cosine similarity), most similar first."""
-        # despite its name this returns Chroma's distances (cosine space: 1 - similarity)
-        hits = self.store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=k, filter=where
+        # ids and distances only (cosine space: 1 - similarity): the chunks are read from the
+        # manifest, so fetching documents and metadata (langchain-chroma's default) is waste
+        got = self.store._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],  # type: ignore[arg-type]
+            n_results=k,
+            where=where,
+            include=["distances"],  # type: ignore[list-item]
         )
-        return [(str(doc.id), 1.0 - float(distance)) for doc, distance in hits if doc.id]
+        distances = got["distances"][0] if got["distances"] else []
+        return [(str(cid), 1.0 - float(d)) for cid, d in zip(got["ids"][0], distances, strict=True)]
 
 
 class Library:
@@ -135,10 +237,15 @@ class Library:
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
         self.root = index_dir(settings)
-        self.manifest = Manifest(manifest_path(settings))
+        self.manifest = _open_manifest(manifest_path(settings))
         self._embeddings = embeddings
         self._dense: DenseIndex | None = None
         self._lexical: LexicalIndex | None = None
+        self._vocabulary: LibraryVocabulary | None = None
+        self.stale_vectors: set[str] = set()
+        """Vectors of replaced chunks, deleted once nothing reads them (``delete_stale``)."""
+        self.hold_stale = False
+        """When set, ``finish`` keeps the stale vectors for readers of the previous index."""
 
     # -- components, opened lazily -------------------------------------------------------
     @property
@@ -167,11 +274,36 @@ class Library:
         return self._lexical
 
     @property
+    def vocabulary(self) -> LibraryVocabulary:
+        """The library's vocabulary, rebuilt from the manifest if missing or out of date."""
+        generation = self.manifest.derived_generation()
+        if self._vocabulary is None or self._vocabulary.generation != generation:
+            loaded = LibraryVocabulary.load(self.vocabulary_path)
+            if loaded is None or loaded.generation != generation:
+                loaded = self.rebuild_vocabulary()
+            self._vocabulary = loaded
+        return self._vocabulary
+
+    @property
+    def vocabulary_path(self) -> Path:
+        return self.root / "vocabulary.json"
+
+    def rebuild_vocabulary(self) -> LibraryVocabulary:
+        generation = self.manifest.derived_generation()
+        vocabulary = build_vocabulary(self.manifest.iter_source_meta(), generation)
+        vocabulary.save(self.vocabulary_path)
+        self._vocabulary = vocabulary
+        return vocabulary
+
+    @property
     def lexical_dir(self) -> Path:
         return self.root / "lexical"
 
     def close(self) -> None:
         self.manifest.close()
+        if self._dense is not None:
+            self._dense.close()
+            self._dense = None
 
     # -- state ---------------------------------------------------------------------------
     def is_built(self) -> bool:
@@ -192,30 +324,95 @@ class Library:
         return float(value) if value else None
 
     # -- writes --------------------------------------------------------------------------
-    def write_batch(self, items: list[tuple[SourceDoc, list[Chunk], list[str]]]) -> None:
-        """Replace these sources' chunks: vectors first, then the manifest (the commit point)."""
+    def write_batch(
+        self,
+        items: list[tuple[SourceDoc, list[Chunk], list[str]]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Replace these sources' chunks: new vectors first, then the manifest (the commit
+        point); the replaced vectors are deleted only after that (``delete_stale``), so an
+        interruption anywhere leaves every stored source with its vectors (chunk ids are
+        content hashes: a changed source gets new ids). The chunks and their units
+        (sentences, deduplicated) are embedded together; ``progress`` is told how many of the
+        batch's chunks' worth of texts each slice of the encoding covered (a large file moves)."""
+        from assistant.ingest.derive import DERIVE_VERSION, derive_extras
+        from assistant.ingest.manifest import DERIVED
+
+        if self.manifest.get_meta(DERIVED) is None and self.manifest.count_sources() == 0:
+            self.manifest.set_meta(DERIVED, DERIVE_VERSION)  # a new library: derived as written
         stale: list[str] = []
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
+        unit_texts: dict[str, int] = {}
         for doc, chunks, embed_texts in items:
             new_ids = {c.chunk_id for c in chunks}
             stale.extend(self.manifest.chunk_ids(doc.source_id) - new_ids)
             ids.extend(c.chunk_id for c in chunks)
             texts.extend(embed_texts)
             metas.extend(chunk_metadata(doc, c) for c in chunks)
-        self.dense.delete(stale)
-        self.dense.upsert(ids, texts, metas)
-        self.manifest.replace_sources(items)
+            for chunk in chunks:
+                for unit in chunk_units(chunk):
+                    unit_texts.setdefault(unit, len(unit_texts))
+        vectors = self._embed([*texts, *unit_texts], len(ids), progress)
+        unit_vectors = vectors[len(texts) :]
+        extras: dict[str, SourceExtras] = {}
+        for doc, chunks, _ in items:
+            units = {
+                c.chunk_id: [
+                    (unit_role(c.heading, u), np.asarray(unit_vectors[unit_texts[u]]))
+                    for u in chunk_units(c)
+                ]
+                for c in chunks
+            }
+            terms_json, record_json = derive_extras(doc, chunks)
+            extras[doc.source_id] = SourceExtras(units, terms_json, record_json)
+        self.dense.upsert(ids, texts, metas, vectors[: len(texts)])
+        self.manifest.replace_sources(items, extras)
+        self.stale_vectors.update(stale)
+        self.stale_vectors.difference_update(ids)
         self._lexical = None
 
+    def _embed(
+        self, texts: list[str], n_chunks: int, progress: Callable[[int], None] | None
+    ) -> np.ndarray:
+        """The texts' vectors as one float32 array (a list of Python floats costs six times
+        the memory: 2.3 GB for a 47k-chunk file's chunks and units). All texts in one encode
+        call, or in slices of EMBED_SLICE when someone watches (each slice still large enough
+        for the embedder's sort by length)."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        if progress is None or len(texts) <= EMBED_SLICE:
+            vectors = np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+            if progress is not None:
+                progress(n_chunks)
+            return vectors
+        parts: list[np.ndarray] = []
+        done_texts = reported = 0
+        for start in range(0, len(texts), EMBED_SLICE):
+            part = self.embeddings.embed_documents(texts[start : start + EMBED_SLICE])
+            parts.append(np.asarray(part, dtype=np.float32))
+            done_texts += len(part)
+            done = n_chunks * done_texts // len(texts)
+            progress(done - reported)
+            reported = done
+        return np.concatenate(parts)
+
     def remove(self, source_ids: Sequence[str]) -> None:
+        """Forget sources: the manifest first, then their vectors (an interruption leaves
+        orphan vectors, which ``reconcile`` deletes, never a source without vectors)."""
         ids: list[str] = []
         for sid in source_ids:
             ids.extend(self.manifest.chunk_ids(sid))
-        self.dense.delete(ids)
         self.manifest.remove_sources(source_ids)
+        self.stale_vectors.update(ids)
         self._lexical = None
+
+    def delete_stale(self) -> None:
+        """Delete the vectors that the manifest no longer names."""
+        stale = sorted(self.stale_vectors - self.manifest.chunk_ids())
+        self.dense.delete(stale)
+        self.stale_vectors.clear()
 
     def reload_lexical(self) -> None:
         """Forget the loaded lexical index: the next use reads (or rebuilds) it from disk."""
@@ -225,14 +422,50 @@ class Library:
         # the revision is read first: a write racing with the build only causes another rebuild
         revision = self.manifest.revision()
         index = LexicalIndex.build(self.manifest.iter_embed_texts(), revision)
-        index.save(self.lexical_dir)
+        try:
+            index.save(self.lexical_dir)
+        except OSError as exc:  # a read-only or full data directory: answer from memory
+            logger.warning("lexical index kept in memory only: cannot save it (%s)", exc)
         self._lexical = index
         return index
 
-    def finish(self) -> None:
-        """Bring the lexical index up to date and stamp the build time."""
+    def ensure_derived(self) -> int:
+        """Derive terms, evidence records and unit roles again from the stored chunks when the
+        code that derives them changed (no re-embedding); the number of sources redone."""
+        from assistant.ingest.derive import DERIVE_VERSION, derive_extras
+        from assistant.ingest.manifest import DERIVED
+
+        if self.manifest.get_meta(DERIVED) == DERIVE_VERSION:
+            return 0
+        rows = []
+        roles: list[tuple[str, str, int]] = []
+        for row in self.manifest.sources():
+            sid = row.ref.source_id
+            doc = self.manifest.source_doc(sid)
+            if doc is None:
+                continue
+            chunks = self.manifest.chunks_of(sid)
+            rows.append((sid, *derive_extras(doc, chunks)))
+            for chunk in chunks:
+                roles.extend(
+                    (unit_role(chunk.heading, unit), chunk.chunk_id, i)
+                    for i, unit in enumerate(chunk_units(chunk))
+                )
+        self.manifest.update_source_meta(rows, DERIVE_VERSION, roles)
+        self._vocabulary = None
+        return len(rows)
+
+    def finish(self, changed: bool = True) -> None:
+        """Bring the derived records, the lexical index and the vocabulary up to date and
+        stamp the build time when the library ``changed`` (or was never stamped): answers show
+        it as "library built", so a run that changed nothing must not move it."""
+        self.ensure_derived()
         _ = self.lexical
-        self.manifest.set_meta("last_built", str(time.time()))
+        _ = self.vocabulary
+        if changed or self.manifest.get_meta("last_built") is None:
+            self.manifest.set_meta("last_built", str(time.time()))
+        if not self.hold_stale:
+            self.delete_stale()
 
     def reconcile(self) -> Reconciled:
         """Make Chroma and the lexical index agree with the manifest after an interruption.

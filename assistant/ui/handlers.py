@@ -1,33 +1,33 @@
-"""Pure functions behind the web app: session state, streaming steps, escaped HTML, filters.
+"""Pure functions behind the web app: session state, the streamed chat turn, feedback, status.
 
 Nothing here imports gradio: ``assistant.ui.app`` wires these functions to components, and the
-unit tests call them directly. All text that comes from sources, answers or users is escaped
-before it is put into HTML (``render_html`` / ``html.escape``), and the chat HTML is kept on one
-line so that the chat's Markdown renderer treats it as a raw HTML block and never parses
-Markdown (such as ``[x](javascript:...)``) inside it.
+unit tests call them directly. How an answer looks (escaped HTML) is ``answer_view``.
 """
 
 from __future__ import annotations
 
 import html
-import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.ask.render import render_html, render_reference_html
+from assistant.ask.chain import MAX_QUESTION_CHARS
+from assistant.ask.layout import NOT_REVIEWED, ReviewState
 from assistant.ask.session import Conversation
+from assistant.ask.stream import Cited, Done, Step, StreamEvent, Token
 from assistant.errors import InvalidQuestion
 from assistant.feedback import FeedbackRecord, Verdict, make_record
 from assistant.ingest.store import IndexMissing
 from assistant.models import ModelUnavailable
-from assistant.types import (
-    EVIDENCE_LABELS,
-    EVIDENCE_TYPES,
-    Answer,
-    AnswerSection,
-    Passage,
-    Reference,
+from assistant.types import EVIDENCE_LABELS, EVIDENCE_TYPES, Answer
+from assistant.ui.answer_view import (
+    chat_html,
+    message_html,
+    progress_html,
+    section_steps,
+    sources_panel_html,
+    user_html,
 )
 
 AUDIENCE_QUESTION = "Which best describes you?"
@@ -36,23 +36,16 @@ AUDIENCE_CHOICES: list[tuple[str, str]] = [
     ("Patient or caregiver", "patient"),
     ("Student", "student"),
 ]
-SEED_QUESTION = "What is the efficacy of anakinra in HLH?"
-EXAMPLES: list[str] = [
-    SEED_QUESTION,
-    "What dose of anakinra is used in secondary HLH?",
-    "How is the HScore used to diagnose HLH?",
-    "What ferritin level suggests HLH?",
-]
 EVIDENCE_CHOICES: list[tuple[str, str]] = [(EVIDENCE_LABELS[t], t) for t in EVIDENCE_TYPES]
-PENDING_HTML = '<div class="answer pending"><p>Searching the library\u2026</p></div>'
-SOURCES_EMPTY_HTML = (
-    '<div class="sources-panel empty"><h3>Sources</h3><p class="hint">The sources of an answer '
-    "appear here. Click a numbered marker such as [1] in an answer to jump to the passage it "
-    "rests on.</p></div>"
-)
+EMPTY_HINT = "Type a question first, or pick one of the examples below the box."
+DRAFT_REFRESH_S = 0.08
+"""Least time between two updates of an LLM's draft in the chat."""
 
 AskFn = Callable[[Conversation, str, str], Answer]
 """(conversation, question, audience) -> Answer; records the turn in the conversation."""
+StreamFn = Callable[[Conversation, str, str], Iterator[StreamEvent]]
+"""(conversation, question, audience) -> the events of ``assistant.ask.stream``; records the
+answer in the conversation before it yields ``Done``."""
 
 
 # -- session state ----------------------------------------------------------------------------
@@ -68,12 +61,21 @@ class UISession:
     """Chat message index -> index in ``conversation.answers``."""
     verdicts: dict[int, Verdict] = field(default_factory=dict)
     """Answer index -> the last like/dislike given to it."""
+    page_of: dict[int, int] = field(default_factory=dict)
+    """Answer index -> the reviewed page it was saved as or served from."""
+    served: dict[int, str] = field(default_factory=dict)
+    """Answer index of an approved page shown instead of an answer -> the question typed."""
+    reviews: dict[int, ReviewState] = field(default_factory=dict)
+    """Answer index -> its review status when it is not 'Not reviewed' (saved or served)."""
 
     def reset(self) -> None:
         self.conversation.reset()
         self.messages.clear()
         self.answer_at.clear()
         self.verdicts.clear()
+        self.page_of.clear()
+        self.served.clear()
+        self.reviews.clear()
 
     def last_answer_index(self) -> int | None:
         return len(self.conversation.answers) - 1 if self.conversation.answers else None
@@ -93,123 +95,8 @@ class TurnUpdate:
     follow_ups: list[str] | None = None
     answer_json: dict[str, Any] | None = None
     done: bool = False
-
-
-# -- rendering --------------------------------------------------------------------------------
-
-_WS = re.compile(r"\s+")
-
-
-def chat_safe(fragment: str) -> str:
-    """Keep escaped HTML inert inside a Markdown chat bubble.
-
-    One line (no blank line can end the raw HTML block), and the characters Markdown or LaTeX
-    could still act on are turned into entities; the text reads the same.
-    """
-    one_line = _WS.sub(" ", fragment).strip()
-    return one_line.replace("[", "&#91;").replace("]", "&#93;").replace("$", "&#36;")
-
-
-def user_html(question: str) -> str:
-    return chat_safe(f'<div class="question">{html.escape(question)}</div>')
-
-
-def message_html(text: str, kind: str = "error") -> str:
-    return chat_safe(f'<div class="answer {html.escape(kind)}"><p>{html.escape(text)}</p></div>')
-
-
-def chat_html(
-    answer: Answer, sections: list[AnswerSection] | None = None, final: bool = True
-) -> str:
-    """The answer as shown in the chat: sections, glossary and disclaimer, no reference list.
-
-    References go to the Sources panel; the markers link there.
-    """
-    shown = answer.model_copy(
-        update={
-            "references": [],
-            "follow_ups": [],
-            "sections": answer.sections if sections is None else sections,
-            "glossary": answer.glossary if final else {},
-        }
-    )
-    body = render_html(shown)
-    if final and answer.references:
-        n = len(answer.references)
-        hint = (
-            f'<p class="sources-hint">{n} source{"s" if n != 1 else ""} in the Sources panel: '
-            "click a marker to see the passage.</p>"
-        )
-        body = body.replace('<p class="disclaimer">', hint + '<p class="disclaimer">', 1)
-    if not final:
-        body = body.replace(
-            '<p class="disclaimer">',
-            '<p class="writing">Writing\u2026</p><p class="disclaimer">',
-            1,
-        )
-    return chat_safe(body)
-
-
-def stream_steps(answer: Answer) -> list[str]:
-    """Progressively longer chat HTML, one step per sub-section; the last step is the answer."""
-    steps: list[str] = []
-    for i, section in enumerate(answer.sections):
-        done = list(answer.sections[:i])
-        subs = section.subsections
-        if not subs:
-            steps.append(chat_html(answer, [*done, section], final=False))
-            continue
-        for j in range(len(subs)):
-            partial = section.model_copy(update={"subsections": subs[: j + 1]})
-            steps.append(chat_html(answer, [*done, partial], final=False))
-    if steps:
-        steps.pop()  # the last partial step equals the full answer minus the glossary
-    steps.append(chat_html(answer))
-    return steps
-
-
-def merge_references(answers: Sequence[Answer]) -> list[Reference]:
-    """Every source cited in a conversation, by its (stable) number, passages merged."""
-    merged: dict[int, Reference] = {}
-    for answer in answers:
-        for ref in answer.references:
-            if ref.n not in merged:
-                merged[ref.n] = ref.model_copy(deep=True)
-                continue
-            have = merged[ref.n]
-            by_chunk = {p.chunk_id: p for p in have.passages}
-            for p in ref.passages:
-                old = by_chunk.get(p.chunk_id)
-                if old is None:
-                    by_chunk[p.chunk_id] = p.model_copy()
-                else:
-                    highlights = list(dict.fromkeys([*old.highlights, *p.highlights]))
-                    by_chunk[p.chunk_id] = Passage(
-                        chunk_id=p.chunk_id, heading=p.heading, text=p.text, highlights=highlights
-                    )
-            have.passages = list(by_chunk.values())
-    return [merged[n] for n in sorted(merged)]
-
-
-def sources_panel_html(answers: Sequence[Answer]) -> str:
-    """The Sources panel: the conversation's cited sources, latest answer's marked current."""
-    refs = merge_references(answers)
-    if not refs:
-        return SOURCES_EMPTY_HTML
-    latest = {r.n for r in answers[-1].references} if answers else set()
-    items = []
-    for ref in refs:
-        item = render_reference_html(ref)
-        if ref.n not in latest:
-            item = item.replace("<li ", '<li class="earlier" ', 1)
-        items.append(item)
-    n = len(refs)
-    return (
-        f'<div class="sources-panel" data-count="{n}"><h3>Sources ({n})</h3>'
-        '<p class="hint">Highlighted: the sentence each answer rests on. Sources cited only by '
-        "earlier answers in this conversation are dimmed.</p>"
-        f'<ol class="references">{"".join(items)}</ol></div>'
-    )
+    hint: str | None = None
+    """Under the question box: '' clears it, None leaves it as it is."""
 
 
 # -- the chat turn ----------------------------------------------------------------------------
@@ -228,34 +115,110 @@ def _failure_text(exc: Exception) -> str:
     return f"Something went wrong while answering ({type(exc).__name__}: {exc})."
 
 
+def stream_of(ask_fn: AskFn) -> StreamFn:
+    """A stream (no steps, no tokens) from a function that returns the whole answer."""
+
+    def run(conversation: Conversation, question: str, audience: str) -> Iterator[StreamEvent]:
+        answer = ask_fn(conversation, question, audience)
+        yield Cited(answer)
+        yield Done(answer)
+
+    return run
+
+
+def review_of(session: UISession, index: int) -> ReviewState:
+    """What the answer page says about review: a served page's status, 'Submitted' once saved
+    as a page, else 'Not reviewed'."""
+    return session.reviews.get(index, NOT_REVIEWED)
+
+
 def ask_turn(
-    session: UISession, question: str, audience: str, ask_fn: AskFn
+    session: UISession, question: str, audience: str, stream_fn: StreamFn
 ) -> Iterator[TurnUpdate]:
-    """Stream one question: placeholder, then the answer section by section, then sources."""
+    """Stream one question: the steps of the chain as they run, an LLM's unchecked draft as it
+    is written, then the checked answer section by section, then its sources and follow-ups.
+    An empty question changes nothing and answers with a hint."""
     question = (question or "").strip()
     if not question:
-        yield TurnUpdate(list(session.messages), done=True)
+        yield TurnUpdate(list(session.messages), hint=EMPTY_HINT, done=True)
+        return
+    if len(question) > MAX_QUESTION_CHARS:
+        yield TurnUpdate(list(session.messages), hint=too_long_hint(len(question)), done=True)
         return
     session.messages.append({"role": "user", "content": user_html(question)})
-    session.messages.append({"role": "assistant", "content": PENDING_HTML})
-    yield TurnUpdate(list(session.messages))
+    session.messages.append({"role": "assistant", "content": progress_html(question, [])})
+    yield TurnUpdate(list(session.messages), hint="")
+    index = len(session.conversation.answers)
+    steps: list[Step] = []
+    draft: list[str] = []
+    shown_at = 0.0
+    shown_sections = False
+    answer: Answer | None = None
     try:
-        answer = ask_fn(session.conversation, question, audience)
+        for event in stream_fn(session.conversation, question, audience):
+            if isinstance(event, Step) and not shown_sections:
+                steps.append(event)
+                text = "".join(draft) if draft else None
+                session.messages[-1] = _assistant(progress_html(question, steps, text))
+                yield TurnUpdate(list(session.messages))
+            elif isinstance(event, Token):
+                draft.append(event.text)
+                now = time.monotonic()
+                if now - shown_at >= DRAFT_REFRESH_S:  # a bubble per token is too many updates
+                    shown_at = now
+                    session.messages[-1] = _assistant(
+                        progress_html(question, steps, "".join(draft))
+                    )
+                    yield TurnUpdate(list(session.messages))
+            elif isinstance(event, Cited):
+                shown_sections = True  # the steps after cite are not worth an update
+                for step in section_steps(event.answer, index)[:-1]:
+                    session.messages[-1] = _assistant(step)
+                    yield TurnUpdate(list(session.messages))
+            elif isinstance(event, Done):
+                answer = event.answer
     except Exception as exc:  # shown to the user in the chat, in words they can act on
-        session.messages[-1] = {"role": "assistant", "content": message_html(_failure_text(exc))}
+        session.messages[-1] = _assistant(message_html(_failure_text(exc)))
         yield TurnUpdate(list(session.messages), follow_ups=[], done=True)
         return
-    for step in stream_steps(answer):
-        session.messages[-1] = {"role": "assistant", "content": step}
-        yield TurnUpdate(list(session.messages))
-    session.answer_at[len(session.messages) - 1] = len(session.conversation.answers) - 1
-    yield TurnUpdate(
+    if answer is None:
+        session.messages[-1] = _assistant(message_html("The answer did not finish."))
+        yield TurnUpdate(list(session.messages), follow_ups=[], done=True)
+        return
+    session.messages[-1] = _assistant(chat_html(answer, index, review_of(session, index)))
+    session.answer_at[len(session.messages) - 1] = index
+    yield final_update(session, answer)
+
+
+def _assistant(content: str) -> dict[str, str]:
+    return {"role": "assistant", "content": content}
+
+
+def too_long_hint(n: int) -> str:
+    return (
+        f"Your question is {n:,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+        "Shorten it, or ask about one thing at a time."
+    )
+
+
+def final_update(session: UISession, answer: Answer) -> TurnUpdate:
+    """The last state of a turn: the answer in the chat, its sources, follow-ups and JSON."""
+    return TurnUpdate(
         list(session.messages),
         sources_html=sources_panel_html(session.conversation.answers),
         follow_ups=list(answer.follow_ups),
         answer_json=answer.model_dump(mode="json"),
         done=True,
     )
+
+
+def refresh_answer(session: UISession, index: int) -> None:
+    """Render the chat message of answer ``index`` again (its review status changed)."""
+    for message_index, answer_index in session.answer_at.items():
+        if answer_index == index and index not in session.served:
+            answer = session.conversation.answers[index]
+            html_ = chat_html(answer, index, review_of(session, index))
+            session.messages[message_index] = _assistant(html_)
 
 
 def follow_up_slots(follow_ups: Sequence[str] | None, slots: int) -> list[tuple[str, bool]]:

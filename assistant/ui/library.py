@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.ask.render import doi_url, pubmed_url
 from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 from assistant.ingest.manifest import SourceRow
+from assistant.metadata import doi_url, pubmed_url, valid_doi, valid_pmid
 from assistant.types import EVIDENCE_LABELS
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -91,15 +91,16 @@ def sources_table_html(rows: Sequence[SourceRow], total: int) -> str:
     for row in rows[:MAX_ROWS]:
         ref = row.ref
         links = []
-        if ref.pmid:
+        pmid, doi = valid_pmid(ref.pmid), valid_doi(ref.doi)
+        if pmid:
             links.append(
-                f'<a href="{e(pubmed_url(ref.pmid))}" target="_blank" rel="noopener noreferrer">'
-                f"PMID {e(ref.pmid)}</a>"
+                f'<a href="{e(pubmed_url(pmid))}" target="_blank" rel="noopener noreferrer">'
+                f"PMID {e(pmid)}</a>"
             )
-        if ref.doi:
+        if doi:
             links.append(
-                f'<a href="{e(doi_url(ref.doi))}" target="_blank" rel="noopener noreferrer">'
-                f"DOI {e(ref.doi)}</a>"
+                f'<a href="{e(doi_url(doi))}" target="_blank" rel="noopener noreferrer">'
+                f"DOI {e(doi)}</a>"
             )
         authors = ", ".join(ref.authors[:3]) + (" et al." if len(ref.authors) > 3 else "")
         body.append(

@@ -168,7 +168,10 @@ def test_round_trip_and_idempotent_reingest(
     assert not misses, misses
     assert top_sources(retriever, "zorblax index in imaginary patients", 1) == ["local-test-note"]
 
+    built = lib.last_built()
+    assert built is not None
     second = run(lib, [root])
+    assert lib.last_built() == built, "a run that changed nothing keeps the build time"
     assert sorted(second.unchanged) == every
     assert not (second.added or second.updated or second.removed or second.skipped)
     assert second.chunks_written == 0
@@ -213,6 +216,7 @@ def test_changed_record_replaces_only_its_chunks(
     files = write_library(root, rows)
     run(lib, [root])
     before = ids_by_source(lib)
+    built = lib.last_built()
 
     # one record of b.jsonl gets an extra sentence in its last context
     target = rows[7]["pmid"]
@@ -222,6 +226,7 @@ def test_changed_record_replaces_only_its_chunks(
 
     report = run(lib, [root])
     assert report.updated == [target]
+    assert (lib.last_built() or 0) > (built or 0), "an update is a new build"
     assert not report.added and not report.removed
     assert len(report.unchanged) == sum(len(v) for v in files.values()) - 1
     after = ids_by_source(lib)

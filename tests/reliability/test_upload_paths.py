@@ -11,7 +11,6 @@ handler that copied whatever path it was handed.
 
 from __future__ import annotations
 
-import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from assistant.config import Settings
 from assistant.ingest.store import Library
 from assistant.ui.app import build_app, launch_kwargs
 from assistant.ui.service import AppService
+from tests.reliability.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
 
@@ -33,12 +33,6 @@ LEGIT = (
     "---\nsource_id: zz-legit-upload\ntitle: Legit upload test\nevidence_type: case-series\n"
     "---\n\n## Findings\n\n- Pangolin cough is a fictional condition used to test uploads.\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -51,10 +45,11 @@ class App:
         return {r.ref.source_id for r in self.service.sources()}
 
 
-@pytest.fixture
-def app(tmp_path: Path, embeddings: Any) -> Iterator[App]:
-    port = _free_port()
-    settings = Settings(data_dir=tmp_path / "data", ui={"port": port, "upload_max_mb": 1})
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, embeddings: Any) -> Iterator[App]:
+    port = free_port()
+    data = tmp_path_factory.mktemp("uploads") / "data"
+    settings = Settings(data_dir=data, ui={"port": port, "upload_max_mb": 1})
     service = AppService(settings, library=Library(settings, embeddings=embeddings))
     demo = build_app(service)
     demo.queue(default_concurrency_limit=1)
@@ -103,12 +98,10 @@ def test_a_real_upload_is_added(app: App, tmp_path: Path) -> None:
     good.write_text(LEGIT)
     report = _add(Client(app.url, verbose=False), [handle_file(str(good))])
     assert "legit.md</strong>: added: Legit upload test" in report, report
-    assert app.source_ids() == {"zz-legit-upload"}
+    assert "zz-legit-upload" in app.source_ids()
 
 
-def test_a_file_planted_in_the_shared_gradio_folder_is_refused(app: App, attacker: Any) -> None:
-    """Any local user (or another gradio app) can write into $TMPDIR/gradio."""
-    planted = Path(tempfile.gettempdir()) / "gradio" / "zz-planted" / "vault.md"
+def _plant_and_send(app: App, attacker: Any, planted: Path) -> None:
     planted.parent.mkdir(parents=True, exist_ok=True)
     planted.write_text(f"# Vault\n\n{SECRET}\n")
     try:
@@ -116,6 +109,11 @@ def test_a_file_planted_in_the_shared_gradio_folder_is_refused(app: App, attacke
         _assert_refused(app, _add(attacker, [_file_data(str(planted))]), before)
     finally:
         planted.unlink()
+
+
+def test_a_file_planted_in_the_shared_gradio_folder_is_refused(app: App, attacker: Any) -> None:
+    """Any local user (or another gradio app) can write into $TMPDIR/gradio."""
+    _plant_and_send(app, attacker, Path(tempfile.gettempdir()) / "gradio" / "zz-planted" / "v.md")
 
 
 def test_a_file_in_the_upload_folder_that_was_never_uploaded_is_refused(
@@ -124,14 +122,7 @@ def test_a_file_in_the_upload_folder_that_was_never_uploaded_is_refused(
     """Even inside the app's own upload folder, only what /upload received is accepted."""
     from gradio.utils import get_upload_folder
 
-    planted = Path(get_upload_folder()) / "zz-not-uploaded" / "vault.md"
-    planted.parent.mkdir(parents=True, exist_ok=True)
-    planted.write_text(f"# Vault\n\n{SECRET}\n")
-    try:
-        before = app.source_ids()
-        _assert_refused(app, _add(attacker, [_file_data(str(planted))]), before)
-    finally:
-        planted.unlink()
+    _plant_and_send(app, attacker, Path(get_upload_folder()) / "zz-not-uploaded" / "vault.md")
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,15 @@ def _free_port() -> int:
 
 
 def test_launch_kwargs() -> None:
-    kwargs = launch_kwargs(Settings(ui={"auth": ["ann:secret", "bob:p:w"], "port": 7999}))
-    assert kwargs["auth"] == [("ann", "secret"), ("bob", "p:w")]
+    import asyncio
+    import inspect
+
+    settings = Settings(ui={"auth": ["ann:secret", "bob:p:w"], "port": 7999, "auth_delay_s": 0})
+    kwargs = launch_kwargs(settings)
+    check = kwargs["auth"]
+    assert inspect.iscoroutinefunction(check)  # gradio awaits it only then
+    assert asyncio.run(check("ann", "secret")) and asyncio.run(check("bob", "p:w"))
+    assert not asyncio.run(check("ann", "wrong")) and not asyncio.run(check("eve", "secret"))
     assert kwargs["share"] is False and kwargs["server_port"] == 7999
     assert kwargs["server_name"] == "127.0.0.1" and kwargs["max_file_size"] == "20mb"
     assert "a.cite" in kwargs["head"] and "#sources-panel" in kwargs["css"]
@@ -52,7 +59,7 @@ def test_auth_and_missing_index(tmp_path: Path) -> None:
         client = Client(url, auth=("ann", "secret"), verbose=False)
         status = client.predict(api_name="/status")
         assert "no library index" in status and 'role="alert"' in status
-        chat, _sources, _answer, _box = client.predict(
+        chat, _sources, _answer, _box, _hint = client.predict(
             "What is the efficacy of anakinra in HLH?", "clinician", api_name="/ask"
         )
         reply = str(chat[-1]["content"])

@@ -38,7 +38,7 @@ def converse(url: str, first: str, follow_up: str) -> tuple[list[dict[str, Any]]
 
     client = Client(url, verbose=False)
     client.predict(first, "clinician", api_name="/ask")
-    chat, _sources, answer, _box = client.predict(follow_up, "clinician", api_name="/ask")
+    chat, _sources, answer, _box, _hint = client.predict(follow_up, "clinician", api_name="/ask")
     return chat, answer
 
 

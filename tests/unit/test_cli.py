@@ -15,7 +15,7 @@ from assistant.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "sentence_transformers", "transformers", "chromadb", "gradio", "langchain_chroma")
-SUBCOMMANDS = ("ingest", "sources", "ask", "chat", "serve", "status", "eval", "feedback")
+SUBCOMMANDS = ("ingest", "sources", "ask", "chat", "serve", "status", "eval", "feedback", "pages")
 
 
 def _env() -> dict[str, str]:

@@ -1,4 +1,6 @@
-"""Schema and coverage checks for the in-house gold sets in evals/gold/*.jsonl."""
+"""Schema and coverage checks for the in-house gold sets asked against the built-in library
+(evals/gold/*.jsonl without a <name>-library.yaml beside them; the real-text set has its own test,
+tests/unit/evals/test_realtext_gold.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from typing import Literal
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evals.datasets import library_spec_of
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD_DIR = ROOT / "evals" / "gold"
@@ -70,6 +74,8 @@ class GoldItem(BaseModel):
 def _load() -> list[tuple[str, dict[str, object]]]:
     rows: list[tuple[str, dict[str, object]]] = []
     for path in sorted(GOLD_DIR.glob("*.jsonl")):
+        if library_spec_of(path) is not None:
+            continue  # asked against its own library, not corpus/
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
             if line.strip():
                 rows.append((f"{path.name}:{n}", json.loads(line)))

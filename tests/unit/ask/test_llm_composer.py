@@ -27,7 +27,6 @@ from langchain_core.messages import AIMessage
 from assistant.ask.citations import check_answer_citations, finalize
 from assistant.ask.draft import GUIDELINES, RESEARCH, Draft, DraftBullet, DraftCitation
 from assistant.ask.draft import DraftSection as Section
-from assistant.ask.lexicon import load_lexicon
 from assistant.ask.llm import (
     FALLBACK_NOTICE,
     attach_trailing_markers,
@@ -35,6 +34,8 @@ from assistant.ask.llm import (
     invoke_model,
     number_sources,
 )
+from assistant.ask.question import QuestionProfile
+from assistant.ask.support import SupportChecker
 from assistant.config import LLMSettings, Settings
 from assistant.models import ModelUnavailable, get_chat_model
 from assistant.prompts import CANNOT_ANSWER_PHRASE, disclaimer
@@ -96,8 +97,9 @@ def compose(reply: str | AIMessage, evidence: list[Evidence]) -> tuple[Draft, li
         model,
         "clinician",
         fallback=fallback,
-        lexicon=load_lexicon(),
+        profile=QuestionProfile(QUESTION),
         composer="openai:fake",
+        support=SupportChecker(BagOfWords()),
     )
     return draft, calls
 
@@ -296,7 +298,8 @@ def chain_factory(
     settings = Settings(data_dir=root / "data")
     settings.compose.composer = "openai:fake"
     settings.compose.follow_ups = 0  # each follow-up check would not touch the model anyway
-    settings.compose.abstain_min_similarity = 0.0  # bag-of-words cosines are not MiniLM's
+    settings.compose.gate_min_cosine = -1.0  # bag-of-words cosines are not MiniLM's
+    settings.compose.gate_min_support = 0.0
     library = Library(settings, embeddings=BagOfWords())
     report = ingest(
         [REPO / "corpus" / f"{s}.md" for s in CHAIN_SOURCES],
@@ -343,10 +346,13 @@ def test_chain_with_a_valid_llm_reply(chain_factory: Any) -> None:
     answer = chain.ask(QUESTION)
     assert len(model.prompts) == 1 and QUESTION in model.prompts[0]
     assert not answer.abstained and answer.composer == "openai:fake"
-    bullets = answer.all_bullets()
+    # the bottom line is ours (written from the evidence), the rest is the model's checked text
+    assert answer.sections[0].kind == "bottom-line"
+    model_sections = [s for s in answer.sections if s.kind != "bottom-line"]
+    bullets = [b for s in model_sections for b in s.all_bullets()]
     assert len(bullets) == 1 and "90.5%" in bullets[0].text
-    assert answer.cited_source_ids() == ["baverez-2022-anakinra-21-cases"]
-    assert answer.sections[0].heading == RESEARCH
+    assert model_sections[0].heading == RESEARCH
+    assert "baverez-2022-anakinra-21-cases" in answer.cited_source_ids()
     assert "miracle" not in answer.markdown
     assert_complete(answer)
 
@@ -436,8 +442,9 @@ def test_openai_compatible_server_round_trip(
         model,
         "patient",
         fallback=fallback_draft,
-        lexicon=load_lexicon(),
+        profile=QuestionProfile(QUESTION),
         composer="openai:fake",
+        support=SupportChecker(BagOfWords()),
     )
     assert [b.text for b in bullets_of(draft)] == [GUIDE]
     sent = handler.requests[-1]

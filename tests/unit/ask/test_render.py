@@ -110,10 +110,10 @@ def answer(abstained: bool = False, **kw: Any) -> Answer:
 # -- HTML -----------------------------------------------------------------------------------
 
 ALLOWED_TAGS = {
-    "div", "section", "h2", "h3", "h4", "ul", "ol", "li", "a", "p", "strong", "blockquote",
-    "mark", "span", "dl", "dt", "dd",
+    "div", "section", "header", "h1", "h2", "h3", "h4", "ul", "ol", "li", "a", "p", "strong",
+    "blockquote", "mark", "span", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
-ALLOWED_ATTRS = {"class", "href", "data-ref", "id", "value", "target", "rel"}
+ALLOWED_ATTRS = {"class", "href", "title", "id", "value", "target", "rel"}
 
 
 class Tags(HTMLParser):
@@ -145,7 +145,7 @@ def test_html_escapes_everything_from_sources(abstained: bool) -> None:
         assert set(attrs) <= ALLOWED_ATTRS, attrs
         href = attrs.get("href")
         if href is not None:
-            assert href.startswith(("#ref-", "https://")), href
+            assert href.startswith(("#ref-", "#cite-", "https://")), href
     assert "<script" not in html and "<img" not in html
     assert "javascript:" not in " ".join(str(a.get("href")) for _, a in parsed.tags)
     # the text survives, as text
@@ -157,14 +157,14 @@ def test_html_markers_are_anchors_to_references() -> None:
     html = render_html(answer())
     tags = parse(html).tags
     cites = [a for t, a in tags if t == "a" and a.get("class") == "cite"]
-    assert [(a["href"], a["data-ref"]) for a in cites] == [
-        ("#ref-1", "1"),
-        ("#ref-2", "2"),
-        ("#ref-1", "1"),
+    assert [(a["href"], a.get("id")) for a in cites] == [
+        ("#ref-1", "cite-1"),  # the first marker of a source is where its reference returns
+        ("#ref-2", "cite-2"),
+        ("#ref-1", None),
     ]
     ids = {a.get("id") for _, a in tags}
     assert {"ref-1", "ref-2"} <= ids
-    assert '<a class="cite" href="#ref-2" data-ref="2">[2]</a>' in html
+    assert 'href="#cite-2"' in html  # the way back from reference 2 to its marker
 
 
 def test_html_reference_links_only_safe_urls() -> None:
@@ -224,7 +224,8 @@ def test_markdown_markers_and_reference_list() -> None:
 
 def test_markdown_has_no_heading_injection() -> None:
     md = answer().markdown
-    headings = [line for line in md.splitlines() if line.startswith("#")]
+    title, *headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert title == "# Does \\<script\\>alert(1)\\</script\\> anakinra work?"  # escaped
     assert all(re.match(r"^#{2,6} ", h) for h in headings), headings
     assert "### Bottom line \\<script\\>" in md
 

@@ -56,7 +56,11 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[Counting]:
     return made
 
 
-def test_lazy_wrapper_loads_once_on_first_embed(loads: list[Counting]) -> None:
+def test_lazy_wrapper_loads_once_on_first_embed(
+    loads: list[Counting], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a model the numpy query encoder cannot read: questions go to the full model too
+    monkeypatch.setattr(LazyEmbeddings, "query_encoder", lambda self: None)
     lazy = LazyEmbeddings(EmbeddingSettings())
     assert not lazy.loaded and loads == []
     first = lazy.embed_query("a question")
@@ -103,3 +107,11 @@ def test_given_embedder_is_used_as_is(tmp_path: Path, loads: list[Counting]) -> 
         assert mine.calls == 0 and loads == []
     finally:
         lib.close()
+
+
+def test_questions_do_not_load_the_model(loads: list[Counting]) -> None:
+    """The bundled model's questions are embedded by the numpy encoder: no torch, no load."""
+    lazy = LazyEmbeddings(EmbeddingSettings())
+    vector = lazy.embed_query("How is the drug given to children?")
+    assert len(vector) == 384 and abs(sum(x * x for x in vector) - 1.0) < 1e-4
+    assert loads == [] and not lazy.loaded

@@ -128,11 +128,11 @@ evidence_type: retrospective-cohort
 tags: [fixture, example]
 ---
 
-Intro line   with   extra spaces.
+Intro line  with  extra spaces.
 
 ## Design
 
-- First   bullet.
+- First  bullet.
 - Second bullet.
 
 ### Detail
@@ -590,3 +590,25 @@ def test_every_corpus_file_loads() -> None:
         docs = load_file(path, SETTINGS)
         assert [d.source_id for d in docs] == [path.stem], path
         assert all(d.sections and d.title for d in docs), path
+
+
+def test_runs_of_spaces_and_inline_dash_lists_are_line_breaks() -> None:
+    """Scraped pages (MedQuAD's NIH text) mark breaks with runs of spaces and write lists inline
+    after a colon; both become lines, so a list keeps its lead-in and items."""
+    from assistant.ingest.loaders import clean_block
+
+    text = clean_block(
+        [
+            "Overview      Your risk rises with age.",
+            "These resources address the management of X:  - Registry: X - Encyclopedia: X",
+            "Vitamin D - a hormone - helps bones.",
+        ]
+    )
+    assert text.split("\n") == [
+        "Overview",
+        "Your risk rises with age.",
+        "These resources address the management of X:",
+        "- Registry: X",
+        "- Encyclopedia: X",
+        "Vitamin D - a hormone - helps bones.",
+    ]

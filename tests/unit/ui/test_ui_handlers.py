@@ -2,138 +2,80 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from html.parser import HTMLParser
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from assistant.ask.session import Conversation
+from assistant.ask.stream import Cited, Done, Token
 from assistant.errors import InvalidQuestion
 from assistant.ingest.store import IndexMissing
 from assistant.models import ModelUnavailable
-from assistant.types import Answer, Reference
+from assistant.types import Answer
 from assistant.ui import handlers as h
 
-AskFn = Callable[[Conversation, str, str], Answer]
-
-
-class _Tags(HTMLParser):
-    """Collects tags and attributes, to assert nothing executable was produced."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-
-def tags_of(fragment: str) -> list[tuple[str, dict[str, str | None]]]:
-    parser = _Tags()
-    parser.feed(fragment)
-    return parser.tags
-
-
-def assert_inert(fragment: str) -> None:
-    for tag, attrs in tags_of(fragment):
-        assert tag not in {"script", "iframe", "object", "embed", "img", "svg"}, tag
-        for name, value in attrs.items():
-            assert not name.startswith("on"), (tag, name)
-            if name == "href":
-                assert value and (value.startswith("#ref-") or value.startswith("https://")), value
-    assert "\n" not in fragment
-    assert "[" not in fragment and "]" not in fragment and "$" not in fragment
-
-
-# -- streaming --------------------------------------------------------------------------------
-
-
-def test_stream_steps_grow_section_by_section(answer_factory: Callable[..., Answer]) -> None:
-    answer = answer_factory("Q")
-    steps = h.stream_steps(answer)
-    # 2 + 1 sub-sections: two partial steps, then the full answer
-    assert len(steps) == 3
-    assert steps[-1] == h.chat_html(answer)
-    assert all(len(a) < len(b) for a, b in zip(steps, steps[1:], strict=False))
-    assert "Bottom line" in steps[0] and "Key considerations" not in steps[0]
-    assert "From the Research" not in steps[1]
-    assert all("Not medical advice." in s for s in steps), "disclaimer on every step"
-    assert all('class="writing"' in s for s in steps[:-1])
-    assert 'class="writing"' not in steps[-1]
-
-
-def test_chat_html_has_markers_no_reference_list(answer_factory: Callable[..., Answer]) -> None:
-    html = h.chat_html(answer_factory("Q"))
-    assert '<a class="cite" href="#ref-1"' in html and 'href="#ref-2"' in html
-    assert "&#91;1&#93;" in html  # the marker text, turned inert for Markdown
-    assert 'id="ref-' not in html  # references live in the Sources panel
-    assert "2 sources in the Sources panel" in html
-    assert_inert(html)
-
-
-def test_abstained_answer_is_one_step() -> None:
-    answer = Answer(
-        question="Q", standalone_question="Q", abstained=True, notice="No evidence.", disclaimer="D"
-    )
-    steps = h.stream_steps(answer)
-    assert len(steps) == 1 and "No evidence." in steps[0] and "D" in steps[0]
-
-
-def test_escaping_of_answer_and_source_text(
-    answer_factory: Callable[..., Answer], ref_factory: Callable[..., Reference], evil: str
-) -> None:
-    answer = answer_factory(evil)
-    answer.references.append(ref_factory(9, "evil", evil, title=evil))
-    chat = h.chat_html(answer)
-    assert "<script" not in chat and "&lt;script&gt;" in chat
-    assert_inert(chat)
-    panel = h.sources_panel_html([answer])
-    assert "<script" not in panel
-    for tag, attrs in tags_of(panel):
-        assert tag != "script"
-        assert not any(k.startswith("on") for k in attrs)
-        if "href" in attrs:
-            assert (attrs["href"] or "").startswith("https://")
-    assert h.user_html(evil).count("<") == 2  # only the wrapper div
-    assert_inert(h.user_html(evil))
-    assert_inert(h.message_html(evil))
-
-
-def test_sources_panel_merges_references_and_dims_earlier(
-    answer_factory: Callable[..., Answer],
-) -> None:
-    first, second = answer_factory("Q1", 1), answer_factory("Q2", 2)  # share number 2
-    merged = h.merge_references([first, second])
-    assert [r.n for r in merged] == [1, 2, 3]
-    two = next(r for r in merged if r.n == 2)
-    assert len(two.passages) == 1 and len(two.passages[0].highlights) == 2
-    panel = h.sources_panel_html([first, second])
-    assert '<li class="earlier" id="ref-1"' in panel
-    assert '<li id="ref-2"' in panel and '<li id="ref-3"' in panel
-    assert panel.count("<mark>") >= 3
-    assert 'data-count="3"' in panel
-    assert h.sources_panel_html([]) == h.SOURCES_EMPTY_HTML
+StreamFn = Callable[[Conversation, str, str], Iterator[Any]]
 
 
 # -- a chat turn ------------------------------------------------------------------------------
 
 
-def test_ask_turn_streams_then_finishes(ask_fn: AskFn) -> None:
+def test_ask_turn_streams_then_finishes(ask_fn: StreamFn) -> None:
     session = h.UISession()
     updates = list(h.ask_turn(session, "  What works?  ", "clinician", ask_fn))
-    assert updates[0].messages[-1]["content"] == h.PENDING_HTML
-    assert updates[0].sources_html is None and not updates[0].done
+    first = updates[0]
+    assert 'class="answer pending"' in first.messages[-1]["content"]
+    assert "What works?" in first.messages[-1]["content"], "the title shows at once"
+    assert first.sources_html is None and not first.done and first.hint == ""
     assert all(u.sources_html is None for u in updates[:-1])
+    # one update per top-level section, then the answer page
+    partial = [u.messages[-1]["content"] for u in updates[1:-1]]
+    assert len(partial) == 2 and all('class="writing"' in c for c in partial)
+    assert "Bottom line" in partial[0] and "From the Research" not in partial[0]
     final = updates[-1]
     assert final.done and final.sources_html and 'id="ref-1"' in final.sources_html
+    chat = final.messages[-1]["content"]
+    assert 'class="writing"' not in chat and 'id="a1-ref-1"' in chat
     assert final.follow_ups == ["What works? follow-up A?", "What works? follow-up B?"]
     assert final.answer_json and final.answer_json["question"] == "What works?"
     assert [m["role"] for m in final.messages] == ["user", "assistant"]
     assert session.answer_at == {1: 0}
 
 
-def test_conversation_numbering_and_reset(ask_fn: AskFn) -> None:
+def test_steps_and_draft_tokens_are_shown_then_replaced(stream_fn: StreamFn) -> None:
+    session = h.UISession()
+    updates = list(h.ask_turn(session, "Q?", "clinician", stream_fn))
+    contents = [u.messages[-1]["content"] for u in updates]
+    searching = next(c for c in contents if "Searching the library" in c)
+    assert 'class="current">Searching the library' in searching
+    drafts = [c for c in contents if 'class="draft"' in c]
+    assert drafts, "an LLM's tokens are shown while it writes"
+    for c in drafts:
+        assert "Draft (being checked)" in c and 'class="answer pending"' in c
+        assert 'class="cite"' not in c, "a draft's markers are text, never resolved links"
+    assert "unchecked." in drafts[-1]
+    assert 'class="done">Composing the answer' in drafts[-1] or "Checking every" in drafts[-1]
+    final = contents[-1]
+    assert "Draft" not in final and "unchecked" not in final and 'class="cite"' in final
+
+
+def test_draft_updates_are_throttled(answer_factory: Callable[..., Answer]) -> None:
+    def many_tokens(conversation: Conversation, question: str, audience: str) -> Iterator[Any]:
+        for i in range(500):
+            yield Token(f"t{i} ")
+        answer = answer_factory(question)
+        conversation.record(answer)
+        yield Cited(answer)
+        yield Done(answer)
+
+    session = h.UISession()
+    updates = list(h.ask_turn(session, "Q?", "clinician", many_tokens))
+    assert len(updates) < 60, "500 tokens in a few milliseconds are not 500 chat updates"
+    assert "t499" not in "".join(u.messages[-1]["content"] for u in updates[-1:])
+
+
+def test_conversation_numbering_and_reset(ask_fn: StreamFn) -> None:
     session = h.UISession()
     list(h.ask_turn(session, "First?", "clinician", ask_fn))
     final = list(h.ask_turn(session, "Second?", "clinician", ask_fn))[-1]
@@ -144,7 +86,7 @@ def test_conversation_numbering_and_reset(ask_fn: AskFn) -> None:
     assert not session.messages and not session.conversation.turns and not session.answer_at
 
 
-def test_sessions_are_independent(ask_fn: AskFn) -> None:
+def test_sessions_are_independent(ask_fn: StreamFn) -> None:
     a, b = h.UISession(), h.UISession()
     list(h.ask_turn(a, "Only in A?", "clinician", ask_fn))
     list(h.ask_turn(b, "Only in B?", "student", ask_fn))
@@ -155,10 +97,14 @@ def test_sessions_are_independent(ask_fn: AskFn) -> None:
     assert h.ensure_session(a) is a
 
 
-def test_empty_question_does_nothing(ask_fn: AskFn) -> None:
+def test_empty_or_too_long_question_gets_a_hint(ask_fn: StreamFn) -> None:
     session = h.UISession()
     updates = list(h.ask_turn(session, "   ", "clinician", ask_fn))
     assert len(updates) == 1 and updates[0].done and not session.messages
+    assert updates[0].hint == h.EMPTY_HINT and "Type a question first" in h.EMPTY_HINT
+    [long] = list(h.ask_turn(session, "x" * 2001, "clinician", ask_fn))
+    assert long.hint and "2,001 characters" in long.hint and "2,000" in long.hint
+    assert not session.messages and not session.conversation.answers
 
 
 @pytest.mark.parametrize(
@@ -175,7 +121,7 @@ def test_failures_become_messages(exc: Exception, expect: str) -> None:
         raise exc
 
     session = h.UISession()
-    updates = list(h.ask_turn(session, "Q?", "clinician", failing))
+    updates = list(h.ask_turn(session, "Q?", "clinician", h.stream_of(failing)))
     final = updates[-1]
     assert final.done and final.follow_ups == [] and final.sources_html is None
     assert expect in final.messages[-1]["content"]
@@ -199,7 +145,7 @@ def test_verdict_of(liked: Any, verdict: str | None) -> None:
     assert h.verdict_of(liked) == verdict
 
 
-def test_like_and_comment_feedback(ask_fn: AskFn) -> None:
+def test_like_and_comment_feedback(ask_fn: StreamFn) -> None:
     session = h.UISession()
     list(h.ask_turn(session, "First?", "patient", ask_fn))
     list(h.ask_turn(session, "Second?", "patient", ask_fn))

@@ -1,0 +1,298 @@
+"""The answerability gate: one decision, with a typed reason, on whether the library answers.
+
+The best similarity of a passage cannot tell an answerable question from a near miss (every
+word of "is pregabalin safe in pregnancy?" may be in a library that only names pregabalin). So
+the gate asks what the question requires and whether one retrieved passage provides all of it:
+
+1. every specific thing the question names is in the library (a rare word or an acronym the
+   library has never seen decides on its own, in proportion to its weight in the question;
+   an ordinary word such as "aunt" never does);
+2. some passage covers enough of what the question names (in the sentence, its source's title
+   and section heading, or elsewhere in its source) while its source covers most of it; its
+   chunk speaks to the question's focused facet and population; and when the question asks
+   for a quantity ("how many minutes", "what percentage", "how much does it cost") or hinges on
+   a time span ("10-year"), the sentence states one;
+3. that passage scores well enough overall (semantic similarity, coverage, facet, role).
+
+Thresholds are settings (``compose.gate_*``), calibrated on the dev splits of several
+libraries (see evals/calibration/README.md). The same gate checks suggested follow-ups.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from assistant.ask.evidence import Candidate, coverage, facet_credit
+from assistant.ask.question import QuestionProfile
+from assistant.config import ComposeSettings
+from assistant.vocab.general import general_vocabulary
+
+
+class Reason(StrEnum):
+    UNKNOWN_TERM = "unknown-term"
+    SUBJECTS_APART = "subjects-not-together"
+    FACET_MISSING = "facet-not-covered"
+    POPULATION_MISSING = "population-not-covered"
+    QUANTITY_MISSING = "quantity-not-covered"
+    ANSWER_TYPE_MISSING = "answer-not-stated"
+    LOW_SUPPORT = "low-support"
+    NO_EVIDENCE = "no-evidence"
+
+
+DOSE_RE = re.compile(
+    r"\d[\d.,]*(?:\s*[-\u2013]\s*\d[\d.,]*)?\s*(?:mg|g|mcg|\u00b5g|ug|units?|iu|ml|mmol|"
+    r"tablets?|pills?|drops?|puffs?)\b|\b(?:once|twice|three times|four times)\s+(?:a|per|each)\s+"
+    r"(?:day|week|month)|\bevery\s+\d+\s*(?:hours?|h|days?|weeks?)\b",
+    re.IGNORECASE,
+)
+"""A stated dose or schedule: 100 mg, 6-10 mg/kg/day, two tablets, twice a day, every 8 hours."""
+DURATION_RE = re.compile(
+    r"\b\d[\d.,]*\s*(?:-|to|\u2013)?\s*\d*\s*(?:days?|weeks?|months?|years?|hours?)\b|"
+    r"\b(?:lifelong|indefinitely|for life)\b",
+    re.IGNORECASE,
+)
+_DURATION_Q = re.compile(r"\bhow long\b|\bduration\b|\bcontinu\w*\b|\bfor how many\b", re.I)
+_QUANTITY_RE = re.compile(
+    r"\b(\d+(?:\.\d+)?)-(year|month|week|day|hour)\b|\b(day|week|month|year)\s+(\d+)\b",
+    re.IGNORECASE,
+)
+
+
+def quantities(text: str) -> list[tuple[str, re.Pattern[str]]]:
+    """Time-bound phrases a question hinges on ("10-year", "day 28"), each with the pattern a
+    supporting sentence must contain ("10 years" of age is not a "10-year" span)."""
+    out = []
+    for m in _QUANTITY_RE.finditer(text):
+        if m.group(1):
+            n, unit = m.group(1), m.group(2).lower()
+            pattern = re.compile(rf"\b{re.escape(n)}[- ]{unit}\b(?!s)", re.IGNORECASE)
+        else:
+            unit, n = m.group(3).lower(), m.group(4)
+            pattern = re.compile(rf"\b{unit}\s+{re.escape(n)}\b", re.IGNORECASE)
+        out.append((m.group(0), pattern))
+    return out
+
+
+@dataclass
+class Answerability:
+    answerable: bool
+    reason: Reason | None = None
+    detail: str = ""
+    signals: dict[str, float] = field(default_factory=dict)
+    supporting: list[Candidate] = field(default_factory=list)
+    """Candidates that meet every requirement of the question, best first."""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "answerable": self.answerable,
+            "reason": self.reason.value if self.reason else None,
+            "detail": self.detail,
+            "signals": {k: round(v, 4) for k, v in self.signals.items()},
+        }
+
+
+@dataclass
+class Requirement:
+    """What one candidate gives of what the question requires."""
+
+    unit_cover: float
+    source_cover: float
+    cosine: float
+    facet: bool
+    population: bool
+    answer_type: bool
+    quantity: bool
+
+    def covers(self, settings: ComposeSettings) -> bool:
+        """Whether the passage covers what the question names: in words, or, for a passage
+        semantically very close to the question (a study of exactly this, in other words), with
+        a looser word cover of its source."""
+        if (
+            self.unit_cover >= settings.gate_min_unit_cover
+            and self.source_cover >= settings.gate_min_source_cover
+        ):
+            return True
+        return (
+            self.cosine >= settings.gate_close_cosine
+            and self.source_cover >= settings.gate_close_source_cover
+        )
+
+    def met(self, settings: ComposeSettings) -> bool:
+        return (
+            self.covers(settings)
+            and self.facet
+            and self.population
+            and self.answer_type
+            and self.quantity
+        )
+
+
+def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) -> Requirement:
+    """The sentence must cover enough of what the question names, its source (everything
+    retrieved from it) most of it; its chunk must speak to the question's focused facet and
+    population; the sentence itself must state the quantity the question asks for."""
+    # a yes/no question about a finding ("does X prevent Y?") is answered by the study of X
+    # and Y whatever words it measures Y with; a wh-question needs a passage on its facet
+    focused = [] if q.yes_no else q.focused
+    facet = True
+    if focused:
+        facet = facet_credit(q, c) >= 0.5 and bool(set(focused) & c.chunk_facets)
+        if facet and "dosing" in focused and not q.answer_types:
+            facet = bool(DOSE_RE.search(c.text))
+    population = not q.populations or bool(set(q.populations) & c.chunk_populations)
+    if not population:
+        defaults = {n for n, p in general_vocabulary().populations.items() if p.default}
+        # "in adults" is met by a text that studied nobody else
+        population = set(q.populations) <= defaults and not c.chunk_populations - defaults
+    answer_type = all(pattern.search(c.text) for _, pattern in q.answer_types)
+    quantity = all(p.search(c.text) for _, p in quantities(q.text))
+    known = {s.surface for s in q.subjects if s.known}
+    subjects = known if only is None else only & known
+    return Requirement(
+        coverage(q, c, subjects),
+        coverage(q, c, subjects, scope="source"),
+        c.parts.get("cosine", 0.0),
+        facet,
+        population,
+        answer_type,
+        quantity,
+    )
+
+
+def comparison_sides(q: QuestionProfile) -> list[set[str]]:
+    """For a question naming two or more subjects of one class (two medicines, two diseases):
+    the subjects to cover for each side, the others of that class left out."""
+    for cls in ("intervention", "condition"):
+        group = [s.surface for s in q.subjects if s.known and s.cls == cls]
+        if len(group) >= 2:
+            rest = {s.surface for s in q.subjects if s.known and s.surface not in group}
+            return [rest | {name} for name in group]
+    return []
+
+
+@dataclass
+class Assessment:
+    """What every candidate of the window gives of the question's requirements: computed once,
+    then decided against thresholds (``decide``), so calibration can try many thresholds."""
+
+    q: QuestionProfile
+    checked: list[tuple[Candidate, Requirement]]
+    sides: list[list[tuple[Candidate, Requirement]]]
+    signals: dict[str, float]
+
+
+def assess(q: QuestionProfile, ranked: list[Candidate], window: int) -> Assessment:
+    subject_weight = q.subject_weight
+    unknown_weight = sum(s.weight for s in q.subjects if not s.known)
+    signals: dict[str, float] = {
+        "unknown_share": unknown_weight / subject_weight if subject_weight else 0.0,
+        "best_score": ranked[0].score if ranked else 0.0,
+        "best_cosine": max((c.parts.get("cosine", 0.0) for c in ranked), default=0.0),
+    }
+    top = ranked[:window]
+    checked = [(c, requirement(q, c)) for c in top]
+    sides = [[(c, requirement(q, c, side)) for c in top] for side in comparison_sides(q)]
+    if checked:
+        signals["best_unit_cover"] = max(r.unit_cover for _, r in checked)
+        signals["best_source_cover"] = max(r.source_cover for _, r in checked)
+    return Assessment(q, checked, sides, signals)
+
+
+def decide(a: Assessment, settings: ComposeSettings, *, semantic: bool = True) -> Answerability:
+    """The gate's decision on an assessment (see the module docstring)."""
+    q, signals = a.q, dict(a.signals)
+    if q.unknown and signals["unknown_share"] >= settings.gate_max_unknown_share:
+        names = ", ".join(dict.fromkeys(q.unknown))
+        return Answerability(
+            False, Reason.UNKNOWN_TERM, f"the library has nothing on {names}", signals
+        )
+    if not a.checked:
+        return Answerability(
+            False, Reason.NO_EVIDENCE, "no passage of the library was found", signals
+        )
+    meeting = [c for c, r in a.checked if r.met(settings)]
+    if not meeting and a.sides:
+        # "compare X and Y": each side may be answered by its own passage
+        per_side = [[c for c, r in side if r.met(settings)] for side in a.sides]
+        if all(per_side):
+            merged = {id(c): c for side in per_side for c in side}
+            meeting = sorted(merged.values(), key=lambda c: -c.score)
+    if not meeting:
+        return _refusal(q, a.checked, settings, signals)
+    best = max(meeting[:5], key=lambda c: c.score)
+    signals["support"] = best.score
+    signals["support_cosine"] = best.parts.get("cosine", 0.0)
+    if semantic and (
+        best.score < settings.gate_min_support
+        or best.parts.get("cosine", 0.0) < settings.gate_min_cosine
+    ):
+        return Answerability(
+            False,
+            Reason.LOW_SUPPORT,
+            "no passage of the library answers the question closely enough",
+            signals,
+        )
+    return Answerability(True, None, "", signals, meeting)
+
+
+def check(
+    q: QuestionProfile,
+    ranked: list[Candidate],
+    settings: ComposeSettings,
+    *,
+    semantic: bool = True,
+) -> Answerability:
+    """Decide whether ``ranked`` (scored candidates, best first) answers ``q``.
+
+    ``semantic=False`` skips the support threshold (for follow-up checks scored without a
+    query vector)."""
+    return decide(assess(q, ranked, settings.gate_window), settings, semantic=semantic)
+
+
+def _refusal(
+    q: QuestionProfile,
+    checked: list[tuple[Candidate, Requirement]],
+    settings: ComposeSettings,
+    signals: dict[str, float],
+) -> Answerability:
+    """The reason nothing met the question: the first requirement that no passage meets among
+    those that cover its subjects."""
+    main = q.main.surface if q.main else "this subject"
+    covering = [(c, r) for c, r in checked if r.covers(settings)]
+    if not covering:
+        named = [s.surface for s in q.subjects if s.known]
+        if len(named) > 1:
+            detail = f"no passage of the library speaks of {' and '.join(named[:3])} together"
+        else:
+            detail = f"no passage of the library speaks of {main} closely enough"
+        return Answerability(False, Reason.SUBJECTS_APART, detail, signals)
+    if not any(r.population for _, r in covering):
+        who = " or ".join(q.populations)
+        return Answerability(
+            False, Reason.POPULATION_MISSING, f"the library has nothing on {main} in {who}", signals
+        )
+    if not any(r.facet for _, r in covering):
+        facet = q.focused[0] if q.focused else "this question"
+        return Answerability(
+            False,
+            Reason.FACET_MISSING,
+            f"the library has no evidence on the {facet} of {main}",
+            signals,
+        )
+    if not any(r.quantity for _, r in covering):
+        spans = ", ".join(text for text, _ in quantities(q.text))
+        return Answerability(
+            False,
+            Reason.QUANTITY_MISSING,
+            f"the library has nothing on {spans} for {main}",
+            signals,
+        )
+    kinds = " or ".join(name for name, _ in q.answer_types) or "figure"
+    return Answerability(
+        False,
+        Reason.ANSWER_TYPE_MISSING,
+        f"the library names {main} but states no {kinds} that answers this",
+        signals,
+    )

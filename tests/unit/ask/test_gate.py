@@ -1,0 +1,122 @@
+"""The answerability gate on hand-built evidence from a small two-topic library (no model): the
+near misses it must refuse, the answerable questions it must not, and the typed reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from assistant.ask.evidence import candidate_units, score_candidates
+from assistant.ask.gate import Reason, check
+from assistant.ask.question import QuestionProfile
+from assistant.config import ComposeSettings
+from assistant.types import Chunk, Evidence, SourceRef
+
+Analyze = Callable[[str], QuestionProfile]
+DIM = 8
+
+
+def evidence_of(texts: dict[str, list[str]]) -> tuple[list[Evidence], dict]:
+    """One chunk per source (one unit a line), ranked in order; every unit's vector equals the
+    query vector, so the semantic part never decides these tests."""
+    out, units = [], {}
+    vector = np.eye(DIM, dtype=np.float32)[0]
+    for rank, (sid, lines) in enumerate(texts.items(), start=1):
+        chunk = Chunk(chunk_id=f"{sid}#0", source_id=sid, text="\n".join(lines), heading="")
+        ref = SourceRef(source_id=sid, title=sid.replace("-", " "))
+        out.append(Evidence(chunk=chunk, source=ref, rank=rank))
+        units[chunk.chunk_id] = [("results", vector) for _ in lines]
+    return out, units
+
+
+def decide(analyze: Analyze, question: str, texts: dict[str, list[str]]):  # noqa: ANN201
+    evidence, units = evidence_of(texts)
+    q = analyze(question)
+    ranked = score_candidates(q, candidate_units(evidence, units), np.eye(DIM)[0])
+    return check(q, ranked, ComposeSettings())
+
+
+LIBRARY = {
+    "anakinra-hlh": [
+        "Anakinra was effective in 19 of 21 patients with secondary HLH.",
+        "Anakinra therapy was stopped for adverse effects in 3 patients with secondary HLH.",
+        "Survival at 1 year was 80% with anakinra in secondary HLH.",
+    ],
+    "pregabalin": [
+        "Patients with neuropathic pain treated with pregabalin reported dizziness.",
+        "Pregabalin therapy is used in patients with neuropathic pain.",
+    ],
+    "glaucoma": [
+        "People with glaucoma are treated with eye drops or laser surgery.",
+        "Glaucoma often has no symptoms at first, so regular eye exams matter.",
+    ],
+    "emapalumab-hlh": [
+        "Emapalumab therapy gave an overall response of 63% in children with primary HLH.",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is anakinra effective in secondary HLH?",
+        "How often was anakinra stopped for adverse effects in secondary HLH?",
+        "My aunt has glaucoma. Is it treated with eye drops?",  # "aunt" is an ordinary word
+        "Compare emapalumab and anakinra in HLH.",  # each side from its own passage
+    ],
+)
+def test_answerable_questions_pass(analyze: Analyze, question: str) -> None:
+    verdict = decide(analyze, question, LIBRARY)
+    assert verdict.answerable, (question, verdict.reason, verdict.detail)
+    assert verdict.supporting
+
+
+@pytest.mark.parametrize(
+    ("question", "reason", "named"),
+    [
+        ("Is pregabalin safe in pregnancy?", Reason.POPULATION_MISSING, "pregnancy"),
+        (
+            "How many minutes does anakinra take to work in HLH?",
+            Reason.ANSWER_TYPE_MISSING,
+            "anakinra",
+        ),
+        ("How much does a course of emapalumab cost?", Reason.ANSWER_TYPE_MISSING, "emapalumab"),
+        ("Is tocilizumab effective in HLH?", Reason.UNKNOWN_TERM, "tocilizumab"),
+        ("What was the 10-year survival with anakinra in HLH?", Reason.QUANTITY_MISSING, "10-year"),
+        (
+            "What dose of pregabalin is used for neuropathic pain?",
+            Reason.ANSWER_TYPE_MISSING,
+            "pregabalin",
+        ),
+        (
+            "How is pregabalin given to people with neuropathic pain?",
+            Reason.FACET_MISSING,
+            "pregabalin",
+        ),
+    ],
+)
+def test_near_misses_are_refused_with_a_typed_reason(
+    analyze: Analyze, question: str, reason: Reason, named: str
+) -> None:
+    verdict = decide(analyze, question, LIBRARY)
+    assert not verdict.answerable
+    assert verdict.reason is reason, (verdict.reason, verdict.detail)
+    assert named in verdict.detail
+    assert verdict.as_json()["reason"] == reason.value
+
+
+def test_no_evidence_at_all(analyze: Analyze) -> None:
+    verdict = check(analyze("Is anakinra effective in HLH?"), [], ComposeSettings())
+    assert not verdict.answerable and verdict.reason is Reason.NO_EVIDENCE
+
+
+def test_the_support_threshold_applies_only_with_semantic_scores(analyze: Analyze) -> None:
+    evidence, units = evidence_of(LIBRARY)
+    q = analyze("Is anakinra effective in secondary HLH?")
+    orthogonal = np.eye(DIM, dtype=np.float32)[1]  # cosine 0 with every unit
+    ranked = score_candidates(q, candidate_units(evidence, units), orthogonal)
+    strict = ComposeSettings(gate_min_cosine=0.5)
+    assert check(q, ranked, strict).reason is Reason.LOW_SUPPORT
+    assert check(q, ranked, strict, semantic=False).answerable
