@@ -133,7 +133,7 @@ class ComposeSettings(_Section):
         description="Sentences scoring below this fraction of the best are dropped.",
     )
     gate_max_unknown_share: float = Field(
-        0.3,
+        0.4,
         gt=0,
         le=1,
         description="Refuse when words the library has never seen carry this share of what the "
@@ -147,14 +147,14 @@ class ComposeSettings(_Section):
         "source's title, heading and other passages) must cover to count as answering it.",
     )
     gate_min_source_cover: float = Field(
-        0.7,
+        0.4,
         ge=0,
         le=1,
         description="Share of what the question names that everything retrieved from that "
         "passage's source must cover.",
     )
     gate_close_cosine: float = Field(
-        0.75,
+        0.55,
         ge=-1,
         le=1.01,
         description="A passage at least this close to the question (MiniLM cosine) covers it "
@@ -170,7 +170,7 @@ class ComposeSettings(_Section):
         0.4, ge=0, le=1, description="Refuse when the best covering passage scores below this."
     )
     gate_min_cosine: float = Field(
-        0.2,
+        0.3,
         ge=-1,
         le=1,
         description="Refuse when the best covering passage's cosine with the question is below "
@@ -194,13 +194,6 @@ class VocabularySettings(_Section):
         description="Optional per-library overlay of domain vocabulary (YAML, the format of "
         "prompts/lexicon.yaml): names written many ways, lay words and related entities. The "
         "engine works without it; its vocabulary comes from the library.",
-    )
-    llm_min_support: float = Field(
-        0.46,
-        ge=-1,
-        le=1,
-        description="An LLM sentence is dropped when its support score against the passage it "
-        "cites is below this (calibrated: assistant/ask/support.py, docs/reliability.md).",
     )
 
 

@@ -120,18 +120,31 @@ CONDITION_FACETS = frozenset(
         "genetics",
         "frequency",
         "complications",
-        "prognosis",
         "prevention",
     }
 )
 """Facets that are about a condition: a follow-up on them carries the condition, not the
-medicine the conversation was about ("and the mortality?" after "anakinra in HLH")."""
+medicine the conversation was about ("what causes it?" after "anakinra in HLH"). Not prognosis:
+"what were the outcomes?" after a question on a medicine asks about the outcomes with it."""
+
+
+def referent(previous: QuestionProfile) -> Subject | None:
+    """What a pronoun or an ellipsis refers back to: the previous question's main subject, or a
+    name the library does not know that outweighs it ("is it safe?" after "Is IVIG used in
+    HLH?" asks about IVIG, and the gate then says the library has nothing on it)."""
+    main = previous.main
+    unknown = [s for s in previous.subjects if not s.known]
+    if unknown:
+        name = max(unknown, key=lambda s: s.weight)
+        if main is None or name.weight > main.weight:
+            return name
+    return main
 
 
 def _subject_phrase(previous: QuestionProfile, facets: list[str], prep: str) -> str:
     """The previous question's subject as a phrase to put after a bare intent: "of anakinra in
     HLH", "for glaucoma"."""
-    main = previous.main
+    main = referent(previous)
     if main is None:
         words = [s.surface for s in previous.subjects]
         return f" ({' '.join(words)})" if words else ""
@@ -186,7 +199,7 @@ def rewrite(question: str, previous: str, analyze: Analyze) -> str:
     c = analyze(core)
     pronoun = referring_pronoun(core)
     phrases = _phrases(c, core)
-    main = prev.main
+    main = referent(prev)
 
     # "and in children?": only a population -> swap it (or add it) in the previous question
     rest = core
@@ -217,6 +230,14 @@ def rewrite(question: str, previous: str, analyze: Analyze) -> str:
     # a pronoun that refers back: the previous main subject in its place
     if pronoun is not None and main is not None:
         word = pronoun.group(1).lower()
+        if word in ("they", "them", "their") and main.cls == "condition":
+            # a plural pronoun after a condition means the people who have it
+            people = f"people with {main.surface}"
+            if word == "their":
+                result = _replace(core, pronoun.start(), pronoun.end(), "the") + f" in {people}"
+            else:
+                result = _replace(core, pronoun.start(), pronoun.end(), people)
+            return _sentence_case(result) + "?"
         name = main.surface + {"its": "'s", "their": "'s", "it's": " is"}.get(word, "")
         result = _replace(core, pronoun.start(), pronoun.end(), name)
         added = analyze(result)

@@ -97,7 +97,12 @@ STREAM_TOKENS: ContextVar[bool] = ContextVar("stream_tokens", default=False)
 def invoke_model(model: Any, prompt: str) -> str:
     try:
         if STREAM_TOKENS.get():  # the calling run's callback handlers see each token
-            return "".join(_reply_text(chunk) for chunk in model.stream(prompt))
+            try:
+                text = "".join(_reply_text(chunk) for chunk in model.stream(prompt))
+            except ValueError:  # a server that answers a streaming request without chunks
+                text = ""
+            if text:
+                return text
         return _reply_text(model.invoke(prompt))
     except Exception as exc:  # connection errors differ per client library
         name = type(exc).__name__

@@ -180,6 +180,8 @@ def profile_question(
     for m in vocabulary.match(question):
         if _overlaps(m.start, m.end, taken) or _only_scaffolding(m.surface):
             continue
+        if m.term.cls == "other" and any(a <= m.start and m.end <= b for a, b in asked_for):
+            continue  # "what cutoff": the library's term names what is asked for, not the subject
         if " " not in m.term.key and m.term.cls == "other" and _common(m.surface):
             continue  # "cold", "weak": an ordinary word, read below as a qualifier
         keys = tuple(m.term.key.split(" "))

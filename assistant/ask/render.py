@@ -266,7 +266,11 @@ def html_evidence_table(answer: Answer, anchors: _Anchors, tag: str = "h2") -> s
     body = []
     for row, values in zip(answer.evidence_table, table_rows(answer), strict=True):
         ref = anchors.markers([row.n]) if row.n else ""
-        cells = "".join(f"<td>{_e(v)}</td>" for v in values[1:])
+        # each cell names its column for narrow screens, where the rows become cards
+        cells = "".join(
+            f'<td><span class="cell-label">{_e(c)}: </span>{_e(v)}</td>'
+            for c, v in zip(TABLE_COLUMNS[1:], values[1:], strict=True)
+        )
         body.append(f"<tr><td>{ref}</td>{cells}</tr>")
     return (
         f'<section class="evidence-table"><{tag}>{EVIDENCE_TABLE}</{tag}><table><thead><tr>'

@@ -153,12 +153,30 @@ def evidence_profile(
                 sized[0].source_id, span.chunk_id, quotes.get((span.chunk_id, span.unit), "")
             )
         )
-    tail = "" if any(_randomised(r) for r in studies) else "; no randomised trial among them"
-    if all(r.design in NOT_STUDIES for r in studies):
+    if any(_randomised(r) for r in studies) or all(r.design in NOT_STUDIES for r in studies):
         tail = ""
+    elif all(r.design in OBSERVATIONAL for r in studies):
+        tail = "; all observational, no randomised trial among them"
+    else:
+        tail = "; no randomised trial among them"
     listing = _join(parts)
     text = f"Evidence in the library: {listing}{size}{tail}."
     return DraftBullet(text, _dedupe(citations), generated=True)
+
+
+OBSERVATIONAL = frozenset(
+    {
+        "systematic-review",
+        "meta-analysis",
+        "prospective-cohort",
+        "retrospective-cohort",
+        "case-control",
+        "cross-sectional",
+        "observational",
+        "case-series",
+    }
+)
+"""Designs that, without a randomised trial pooled or run, are observational evidence."""
 
 
 def _randomised(record: EvidenceRecord) -> bool:
@@ -213,7 +231,11 @@ def result_range(
     quotes: dict[tuple[str, int], str],
 ) -> DraftBullet | None:
     """'Reported response: 50% to 90.5% [2][4].' for the outcome most often reported as a
-    percentage by the cited studies (each figure the span's own text)."""
+    percentage by the cited studies (each figure the span's own text). None for a question
+    that asks for another kind of quantity (a dose, a duration, a cost): percentages do not
+    answer it."""
+    if any(name != "share" for name, _ in q.answer_types):
+        return None
     general = general_vocabulary()
     by_outcome: dict[str, list[tuple[float, Effect, EvidenceRecord]]] = {}
     for sid in cited:

@@ -6,7 +6,7 @@ from assistant.ingest.records import record_json
 from assistant.types import Chunk, SourceDoc
 from assistant.vocab.extract import source_terms_json
 
-DERIVE_VERSION = "8"
+DERIVE_VERSION = "9"
 """Bump when what ``derive_extras`` computes changes: stored sources are then derived again
 from their stored chunks (no re-embedding) the next time the library is opened for writing."""
 

@@ -160,6 +160,12 @@ _EFFECT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("mean", re.compile(r"\bmean\b(?! (?:age|follow-up))[^;.]{0,40}?\d+(?:\.\d+)?", re.IGNORECASE)),
 ]
+_INTERVAL = re.compile(
+    r"\b(?:\d+\s*%\s*)?(?:CI|confidence interval|credible interval|IQR|interquartile range)\b"
+    r"[^);]{0,60}",
+    re.IGNORECASE,
+)
+"""The bounds of an interval ("95% CI 69.51%-89.69%"): not results of their own."""
 _NO_DIFFERENCE = re.compile(
     r"\bno (?:significant |statistically significant )?(?:difference|association|effect|"
     r"benefit|change|improvement)\b|\bnot (?:significantly |statistically )?(?:different|"
@@ -231,9 +237,12 @@ def _effects(units: list[tuple[str, int, str, str]]) -> list[Effect]:
             else "unclear"
         )
         facets = sorted(text_facets(text))
+        intervals = [m.span() for m in _INTERVAL.finditer(text)]
         for kind, pattern in _EFFECT_PATTERNS:
             for m in pattern.finditer(text):
                 if any(a < m.end() and m.start() < b for a, b in taken):
+                    continue
+                if kind != "ratio" and any(a <= m.start() < b for a, b in intervals):
                     continue
                 taken.append((m.start(), m.end()))
                 span = Span(chunk_id=cid, unit=i, start=m.start(), end=m.end(), text=m.group(0))

@@ -37,6 +37,10 @@ blockquote { margin: .3rem 0 .6rem; padding: .3rem .8rem; border-left: 3px solid
   color: #374151; }
 mark { background: #fef08a; } .badge { font-size: .8rem; background: #eef2ff; padding: 0 .4rem; }
 .disclaimer { margin-top: 1.5rem; font-style: italic; color: #4b5563; }
+.evidence-table table { border-collapse: collapse; width: 100%; }
+.evidence-table th, .evidence-table td { text-align: left; vertical-align: top;
+  padding: .2rem .4rem; border-bottom: 1px solid #e5e7eb; }
+.evidence-table .cell-label { display: none; }
 """
 
 

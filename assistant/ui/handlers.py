@@ -7,6 +7,7 @@ unit tests call them directly. How an answer looks (escaped HTML) is ``answer_vi
 from __future__ import annotations
 
 import html
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ AskFn = Callable[[Conversation, str, str], Answer]
 StreamFn = Callable[[Conversation, str, str], Iterator[StreamEvent]]
 """(conversation, question, audience) -> the events of ``assistant.ask.stream``; records the
 answer in the conversation before it yields ``Done``."""
+
+log = logging.getLogger(__name__)
 
 
 # -- session state ----------------------------------------------------------------------------
@@ -178,6 +181,8 @@ def ask_turn(
             elif isinstance(event, Done):
                 answer = event.answer
     except Exception as exc:  # shown to the user in the chat, in words they can act on
+        if not isinstance(exc, (InvalidQuestion, IndexMissing, ModelUnavailable)):
+            log.exception("answering %r failed", question[:200])
         session.messages[-1] = _assistant(message_html(_failure_text(exc)))
         yield TurnUpdate(list(session.messages), follow_ups=[], done=True)
         return

@@ -40,9 +40,9 @@ GOLD = HERE.parent / "gold"
 GRID: dict[str, list[float]] = {
     "gate_max_unknown_share": [0.3, 0.4, 0.5, 0.6],
     "gate_min_unit_cover": [0.3, 0.4, 0.5],
-    "gate_min_source_cover": [0.5, 0.6, 0.7, 0.8],
-    "gate_close_cosine": [0.65, 0.7, 0.75, 0.8, 1.01],
-    "gate_close_source_cover": [0.2, 0.3, 0.4],
+    "gate_min_source_cover": [0.4, 0.5, 0.6, 0.7, 0.8],
+    "gate_close_cosine": [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01],
+    "gate_close_source_cover": [0.1, 0.2, 0.3, 0.4, 0.5],
     "gate_min_support": [0.4, 0.5, 0.55],
     "gate_min_cosine": [0.2, 0.3, 0.4],
 }

@@ -83,7 +83,9 @@ def test_twenty_sessions_with_interleaved_follow_ups_never_cross(app: App) -> No
         client = Client(app.url, verbose=False)
         client.predict(first, "clinician", api_name="/ask")
         barrier.wait(timeout=480)  # every first question answered before any follow-up
-        chat, _sources, answer, _box = client.predict(follow_up, "clinician", api_name="/ask")
+        chat, _sources, answer, _box, _hint = client.predict(
+            follow_up, "clinician", api_name="/ask"
+        )
         return chat, answer
 
     with ThreadPoolExecutor(max_workers=len(CONVERSATIONS)) as pool:
@@ -141,7 +143,7 @@ def test_questions_are_answered_while_an_upload_is_ingested(app: App, tmp_path: 
     during: list[dict[str, Any]] = []
     for question in ("How fast does fever resolve with anakinra?", "Does pangolin cough ease?"):
         started = time.perf_counter()
-        _chat, _sources, answer, _box = asker.predict(question, "clinician", api_name="/ask")
+        _chat, _sources, answer, _box, _hint = asker.predict(question, "clinician", api_name="/ask")
         latencies.append(time.perf_counter() - started)
         during.append(answer)
         assert latencies[-1] < 5.0, (latencies, "the question waited for the upload")
@@ -152,7 +154,7 @@ def test_questions_are_answered_while_an_upload_is_ingested(app: App, tmp_path: 
     assert "added: Pangolin cough registry" in report["html"], report
     after = {r.ref.source_id for r in app.service.sources()}
     assert after == before | {"zz-pangolin-registry"}
-    _chat, _sources, answer, _box = Client(app.url, verbose=False).predict(
+    _chat, _sources, answer, _box, _hint = Client(app.url, verbose=False).predict(
         "How long did pangolin cough last?", "clinician", api_name="/ask"
     )
     assert "zz-pangolin-registry" in str(answer["references"]), (

@@ -139,7 +139,7 @@ def _assert_inert(answer: Any) -> None:
         tags = html_tags(fragment)
         assert not [t for t, _ in tags if t in {"script", "img", "iframe"}], name
         hrefs = [a.get("href") or "" for t, a in tags if t == "a"]
-        assert all(h.startswith(("https://", "#ref-")) for h in hrefs), (name, hrefs)
+        assert all(h.startswith(("https://", "#ref-", "#cite-")) for h in hrefs), (name, hrefs)
         assert not any(k.startswith("on") for _, a in tags for k in a), name
 
 

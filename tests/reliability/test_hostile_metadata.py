@@ -130,7 +130,9 @@ def test_stored_hostile_metadata_is_inert_in_every_format(ref: Reference) -> Non
         tags = html_tags(fragment)
         assert not [t for t, _ in tags if t in {"img", "script", "iframe"}], (name, fragment)
         hrefs = [a.get("href") or "" for t, a in tags if t == "a"]
-        assert all(h.startswith(("https://pubmed.", "https://doi.org/", "#ref-")) for h in hrefs), (
+        assert all(
+            h.startswith(("https://pubmed.", "https://doi.org/", "#ref-", "#cite-")) for h in hrefs
+        ), (
             name,
             hrefs,
         )

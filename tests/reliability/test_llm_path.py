@@ -86,6 +86,12 @@ def shown(answer: Answer) -> str:
     return " ".join(b.text for b in answer.all_bullets())
 
 
+def composed(answer: Answer) -> list[str]:
+    """The sentences the model wrote that survived (the bottom line is ours: built from the
+    evidence records, whatever the composer)."""
+    return [b.text for s in answer.sections if s.kind != "bottom-line" for b in s.all_bullets()]
+
+
 def assert_sound(answer: Answer) -> None:
     check_answer_citations(answer.sections, answer.references)
     assert answer.disclaimer == disclaimer() and answer.markdown.rstrip().endswith("*")
@@ -108,7 +114,7 @@ def test_invented_claims_and_disclaimer_talk_are_dropped(ask: Any) -> None:
     answer, seen = ask(reply)
     assert seen.requests, "the fake server was not called"
     assert answer.composer == "openai:fake" and not answer.abstained
-    assert [b.text for b in answer.all_bullets()] == [f"{SERIES}."]
+    assert composed(answer) == [f"{SERIES}."]
     assert_sound(answer)
 
 
@@ -151,9 +157,7 @@ def test_a_document_that_injects_instructions_is_not_obeyed(ask: Any) -> None:
 
     answer, seen = ask(reply, "Does wombat fever settle with rest?")
     assert INJECTION.split(". ")[0] in " ".join(seen.prompts())  # it reached the model
-    assert [b.text for b in answer.all_bullets()] == [
-        "Wombat fever settled with rest in most keepers."
-    ]
+    assert composed(answer) == ["Wombat fever settled with rest in most keepers."]
     assert_sound(answer)
 
 

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from assistant.ui.handlers import SEED_QUESTION
 from tests.wcag import AA_TEXT, contrast, over, parse_colour
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# the seed question of the built-in corpus (tests may know the corpus; assistant/ may not)
+SEED_QUESTION = "What is the efficacy of anakinra in HLH?"
 FOLLOW_UP = "What dose was used in children?"
 FINAL = (
     "n => { const a = document.querySelectorAll('#chat .answer'); const last = a[a.length - 1];"
@@ -145,7 +146,11 @@ def test_reference_back_links_on_a_phone(sized: Any, artifacts: Path) -> None:
     shot(page, artifacts, "reference")
     ref.locator("a.backref").click()
     page.wait_for_function(f"() => document.activeElement.id === 'a1-cite-{n}'")
-    page.wait_for_timeout(600)
+    # a smooth scroll over the whole answer: wait until it ends with the marker in view
+    page.wait_for_function(
+        f"() => {{ const f = {IN_VIEW}; const r = f('#a1-cite-{n}'); return r && r.visible; }}",
+        timeout=5_000,
+    )
     assert in_view(page, f"#a1-cite-{n}")["visible"], "back at the first marker of the source"
     shot(page, artifacts, "back-to-marker")
 
@@ -302,3 +307,36 @@ def test_rendered_contrast_meets_aa(sized: Any, artifacts: Path, theme: str) -> 
     low = {s: r for s, r in ratios.items() if r < AA_TEXT}
     assert not low, f"below {AA_TEXT}:1 ({theme}): {low}"
     shot(page, artifacts, f"contrast-{theme}")
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_seed_answer_shows_certainty_and_evidence_table(
+    sized: Any, artifacts: Path, size: str
+) -> None:
+    """The seed answer (issue 10): its bottom line names the observational designs, a certainty
+    label of low or very low with its reasons, and the "Evidence at a glance" table with one row
+    per cited study, each row's marker a link to its reference."""
+    page = sized(DESKTOP if size == "desktop" else PHONE)
+    ask(page, SEED_QUESTION, 1)
+    answer = page.locator("#chat .answer").last
+    bottom = answer.locator("section.bottom-line").inner_text()
+    assert "Evidence in the library" in bottom and "no randomised trial" in bottom, bottom
+    label = answer.locator("p.certainty").inner_text()
+    assert re.search(r"Certainty of the evidence: (low|very low)\b", label), label
+    table = answer.locator("section.evidence-table")
+    rows = table.locator("tbody tr")
+    assert rows.count() >= 3
+    headers = [h.strip().lower() for h in table.locator("thead th").all_inner_texts()]
+    assert "design" in headers, headers
+    assert rows.first.locator("a.cite").count() == 1
+    # no cell breaks inside a word (a laptop: the short columns keep to one line); on a phone
+    # one card per study, nothing wider than the answer
+    cell = table.locator("tbody tr td").nth(1)
+    if size == "desktop":
+        assert cell.evaluate("td => getComputedStyle(td).whiteSpace") == "nowrap"
+    else:
+        assert cell.evaluate("td => getComputedStyle(td).display") == "block"
+        assert table.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
+    table.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(artifacts / f"ui-evidence-{size}.png"))

@@ -56,6 +56,17 @@ def words_in(text: str, *expected: str) -> bool:
             [" its "],
         ),
         ("What is glaucoma?", "how is it treated?", ["glaucoma", "treated"], [" it "]),
+        # outcomes after a question on a medicine are the outcomes with it
+        (SEED, "what were the outcomes?", ["outcomes", "anakinra", "HLH"], []),
+        # "it" is the name the library does not know, not the condition it does
+        ("Is zorbimab used in HLH?", "is it safe?", ["zorbimab", "safe"], [" it "]),
+        # a plural pronoun after a condition is the people who have it, not the condition's
+        (
+            "How is gestational diabetes treated?",
+            "what happened to their weight?",
+            ["weight", "people with gestational diabetes"],
+            ["their", "diabetes's"],
+        ),
         (
             "Does anakinra help children with HLH?",
             "Does it matter how early it's started?",

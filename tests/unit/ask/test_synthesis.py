@@ -85,7 +85,7 @@ def test_profile_and_range_come_from_record_spans_and_pass_the_checks(
     assert (
         "a retrospective cohort {{series}}" in profile and "a case series {{children}}" in profile
     )
-    assert "(6 to 21" in profile and "no randomised trial among them" in profile
+    assert "(6 to 21" in profile and "all observational, no randomised trial among them" in profile
     figures = next(t for t in texts if t.startswith("Reported response"))
     assert "50% to 90.5%" in figures
     sections, references, _ = finalize(draft, evidence)
