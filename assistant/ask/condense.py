@@ -47,6 +47,13 @@ LONG_CORE_WORDS = 5
 """A follow-up this long is a sentence of its own: the carried subject goes in parentheses."""
 
 
+_DEFINITIONAL = re.compile(
+    r"^(?:what|who)\s+(?:is|are)\s+(?:an?\s+|the\s+)?(?P<np>(?:\S+\s+){0,5}\S+?)\s*\?*$",
+    re.IGNORECASE,
+)
+"""'What is <a short phrase>?': the phrase is what a following "it" refers to."""
+
+
 def referring_pronoun(text: str) -> re.Match[str] | None:
     dummies = {m.start() for m in _DUMMY_IT.finditer(text)}
     for match in _PRONOUN.finditer(text):
@@ -129,14 +136,19 @@ medicine the conversation was about ("what causes it?" after "anakinra in HLH").
 
 
 def referent(previous: QuestionProfile) -> Subject | None:
-    """What a pronoun or an ellipsis refers back to: the previous question's main subject, or a
-    name the library does not know that outweighs it ("is it safe?" after "Is IVIG used in
-    HLH?" asks about IVIG, and the gate then says the library has nothing on it)."""
+    """What a pronoun or an ellipsis refers back to: the previous question's main subject; when
+    that is no medicine, a name the library does not know that outweighs it ("is it safe?"
+    after "Is IVIG used in HLH?" asks about IVIG, and the gate then says the library has
+    nothing on it)."""
     main = previous.main
+    if main is not None and main.cls == "intervention":
+        return main  # a named medicine stays what the conversation is about
     unknown = [s for s in previous.subjects if not s.known]
     if unknown:
         name = max(unknown, key=lambda s: s.weight)
-        if main is None or name.weight > main.weight:
+        # named first and weightier: what the question is about ("Is IVIG used in HLH?"), not
+        # a word qualifying it ("What is HLH after CAR T-cell therapy?")
+        if main is None or (name.weight > main.weight and name.start < main.start):
             return name
     return main
 
@@ -149,6 +161,12 @@ def _subject_phrase(previous: QuestionProfile, facets: list[str], prep: str) -> 
         words = [s.surface for s in previous.subjects]
         return f" ({' '.join(words)})" if words else ""
     conditions = [s for s in previous.subjects if s.cls == "condition" and s is not main]
+    if main.cls == "intervention" and not conditions:
+        # a heavy subject of no class the library could tell ("sepsis" in a small library)
+        conditions = sorted(
+            (s for s in previous.subjects if s.cls == "other" and s.known and s.weight >= 2.0),
+            key=lambda s: -s.weight,
+        )
     if main.cls == "intervention" and conditions and facets and set(facets) <= CONDITION_FACETS:
         return f" {prep} {conditions[0].surface}"
     phrase = f" {prep} {main.surface}"
@@ -210,6 +228,9 @@ def rewrite(question: str, previous: str, analyze: Analyze) -> str:
             span, new = prev.population_spans[0], c.population_spans[0]
             return _replace(base, span.start, span.end, core[new.start : new.end]) + "?"
         return f"{base} {core}?"
+    if c.population_spans and not c.subjects and not c.facets and not prev.population_spans:
+        # "in young adults?": a population with ordinary words around it, nothing else asked
+        return f"{base} {core}?"
 
     # "what about emapalumab?": subjects of classes the previous question has -> swap them
     targets = [_swap_target(prev, p) if p.cls in NAMING_CLASSES else None for p in phrases]
@@ -238,7 +259,17 @@ def rewrite(question: str, previous: str, analyze: Analyze) -> str:
             else:
                 result = _replace(core, pronoun.start(), pronoun.end(), people)
             return _sentence_case(result) + "?"
-        name = main.surface + {"its": "'s", "their": "'s", "it's": " is"}.get(word, "")
+        defined = _DEFINITIONAL.match(previous.strip())
+        head = main.surface
+        start = main.start
+        for other in sorted(prev.subjects, key=lambda x: -x.start):  # words naming it with it
+            if other.end <= start and not previous[other.end : start].strip(" -"):
+                start = other.start  # "malignancy-associated HLH", not just "HLH"
+        if start < main.start:
+            head = previous[start : main.end]
+        if defined and word in ("it", "it's") and main.surface in defined.group("np"):
+            head = defined.group("np")  # "what is HLH after CAR T?" -> "it" is all of that
+        name = head + {"its": "'s", "their": "'s", "it's": " is"}.get(word, "")
         result = _replace(core, pronoun.start(), pronoun.end(), name)
         added = analyze(result)
         if main.cls == "intervention" and not any(s.cls == "condition" for s in added.subjects):

@@ -90,6 +90,18 @@ def _reply_text(reply: Any) -> str:
     return str(content)
 
 
+def declines(reply: str) -> bool:
+    """Whether the model's reply is the cannot-answer phrase (with at most a few words around
+    it). A reply that also makes claims (a prompt echo that quotes the phrase among its rules,
+    say) goes through the sentence checks instead, which drop what is not cited and supported."""
+    low = reply.lower()
+    phrase = CANNOT_ANSWER_PHRASE.lower()
+    if phrase not in low:
+        return False
+    rest = re.sub(r"[^a-z]+", " ", low.replace(phrase, " ")).split()
+    return len(rest) <= 6
+
+
 STREAM_TOKENS: ContextVar[bool] = ContextVar("stream_tokens", default=False)
 """Set by ``assistant.ask.stream`` while it relays the model's tokens (as an unverified draft)."""
 
@@ -138,7 +150,7 @@ def compose_with_llm(
         cannot_answer=CANNOT_ANSWER_PHRASE,
     )
     reply = invoke_model(model, prompt).strip()
-    if CANNOT_ANSWER_PHRASE.lower() in reply.lower():
+    if declines(reply):
         return Draft(abstained=True, notice=CANNOT_ANSWER_PHRASE, composer=composer)
     report = Verification()
     bullets: list[tuple[DraftBullet, list[Evidence]]] = []

@@ -14,7 +14,7 @@ table come from the same records.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from assistant.ask.draft import DraftBullet, DraftCitation, design_label
@@ -155,7 +155,7 @@ def evidence_profile(
         )
     if any(_randomised(r) for r in studies) or all(r.design in NOT_STUDIES for r in studies):
         tail = ""
-    elif all(r.design in OBSERVATIONAL for r in studies):
+    elif all(r.design in NOT_RANDOMISED for r in studies):
         tail = "; all observational, no randomised trial among them"
     else:
         tail = "; no randomised trial among them"
@@ -164,19 +164,9 @@ def evidence_profile(
     return DraftBullet(text, _dedupe(citations), generated=True)
 
 
-OBSERVATIONAL = frozenset(
-    {
-        "systematic-review",
-        "meta-analysis",
-        "prospective-cohort",
-        "retrospective-cohort",
-        "case-control",
-        "cross-sectional",
-        "observational",
-        "case-series",
-    }
-)
-"""Designs that, without a randomised trial pooled or run, are observational evidence."""
+NOT_RANDOMISED = (OBSERVATIONAL - {"non-randomised-trial"}) | {"case-series"}
+"""Designs that, without a randomised trial pooled, are observational evidence (what the
+evidence profile calls "all observational"; a non-randomised trial is an experiment)."""
 
 
 def _randomised(record: EvidenceRecord) -> bool:
@@ -223,6 +213,20 @@ def _relevant_effects(
     return out
 
 
+def _cited_effects(
+    q: QuestionProfile,
+    records: dict[str, EvidenceRecord],
+    cited: Sequence[str],
+    about: set[tuple[str, int]],
+) -> Iterator[tuple[EvidenceRecord, Effect]]:
+    """The relevant figures of each cited source that has a record, in citation order."""
+    for sid in cited:
+        record = records.get(sid)
+        if record is not None:
+            for effect in _relevant_effects(q, record, about):
+                yield record, effect
+
+
 def result_range(
     q: QuestionProfile,
     records: dict[str, EvidenceRecord],
@@ -238,18 +242,14 @@ def result_range(
         return None
     general = general_vocabulary()
     by_outcome: dict[str, list[tuple[float, Effect, EvidenceRecord]]] = {}
-    for sid in cited:
-        record = records.get(sid)
-        if record is None:
+    for record, effect in _cited_effects(q, records, cited, about):
+        if effect.kind != "percent":
             continue
-        for effect in _relevant_effects(q, record, about):
-            if effect.kind != "percent":
-                continue
-            outcome = general.outcome_before(effect.sentence, effect.span.start)
-            value = _value(effect.span.text)
-            if outcome is None or value is None:
-                continue
-            by_outcome.setdefault(outcome, []).append((value, effect, record))
+        outcome = general.outcome_before(effect.sentence, effect.span.start)
+        value = _value(effect.span.text)
+        if outcome is None or value is None:
+            continue
+        by_outcome.setdefault(outcome, []).append((value, effect, record))
     if not by_outcome:
         return None
     outcome, figures = max(
@@ -295,15 +295,9 @@ def conflict(
     """'The studies point in different directions: ...' when, about the question's subject and
     facet, one cited study reports a benefit and another no difference."""
     sides: dict[str, list[tuple[EvidenceRecord, Effect]]] = {"benefit": [], "no-difference": []}
-    for sid in cited:
-        record = records.get(sid)
-        if record is None:
-            continue
-        for effect in _relevant_effects(q, record, about):
-            if effect.direction in sides and not any(
-                r is record for r, _ in sides[effect.direction]
-            ):
-                sides[effect.direction].append((record, effect))
+    for record, effect in _cited_effects(q, records, cited, about):
+        if effect.direction in sides and not any(r is record for r, _ in sides[effect.direction]):
+            sides[effect.direction].append((record, effect))
     if not (sides["benefit"] and sides["no-difference"]):
         return None
     for_ = {r.source_id for r, _ in sides["benefit"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -239,6 +240,9 @@ class Library:
         self.root = index_dir(settings)
         self.manifest = _open_manifest(manifest_path(settings))
         self._embeddings = embeddings
+        # concurrent first questions must open each component once (two Chroma clients created
+        # at the same time on one path fail inside chromadb)
+        self._opening = threading.RLock()
         self._dense: DenseIndex | None = None
         self._lexical: LexicalIndex | None = None
         self._vocabulary: LibraryVocabulary | None = None
@@ -254,23 +258,29 @@ class Library:
         if self._embeddings is None:
             from assistant.models import LazyEmbeddings
 
-            self._embeddings = LazyEmbeddings(self.settings.embedding)
+            with self._opening:
+                if self._embeddings is None:
+                    self._embeddings = LazyEmbeddings(self.settings.embedding)
         return self._embeddings
 
     @property
     def dense(self) -> DenseIndex:
         if self._dense is None:
-            self._dense = DenseIndex(self.settings, self.embeddings)
+            with self._opening:
+                if self._dense is None:
+                    self._dense = DenseIndex(self.settings, self.embeddings)
         return self._dense
 
     @property
     def lexical(self) -> LexicalIndex:
         """The lexical index, rebuilt from the manifest if it is missing or out of date."""
         if self._lexical is None:
-            loaded = LexicalIndex.load(self.lexical_dir)
-            if loaded is None or loaded.generation != self.manifest.revision():
-                loaded = self.rebuild_lexical()
-            self._lexical = loaded
+            with self._opening:
+                if self._lexical is None:
+                    loaded = LexicalIndex.load(self.lexical_dir)
+                    if loaded is None or loaded.generation != self.manifest.revision():
+                        loaded = self.rebuild_lexical()
+                    self._lexical = loaded
         return self._lexical
 
     @property

@@ -56,6 +56,27 @@ def words_in(text: str, *expected: str) -> bool:
             [" its "],
         ),
         ("What is glaucoma?", "how is it treated?", ["glaucoma", "treated"], [" it "]),
+        # "it" is the whole name, modifier and all
+        (
+            "How is zorbimab-associated HLH diagnosed?",
+            "how is it treated?",
+            ["zorbimab-associated HLH", "treated"],
+            [" it "],
+        ),
+        # after "what is <phrase>?", "it" is the whole phrase
+        (
+            "What is HLH after CAR T-cell therapy?",
+            "how is it graded?",
+            ["HLH after CAR T-cell therapy", "graded"],
+            [" it "],
+        ),
+        # a population with an ordinary word before it is still only a population
+        (
+            "How is gestational diabetes treated?",
+            "what about in young adults?",
+            ["gestational diabetes", "treated", "young adults"],
+            [" of "],
+        ),
         # outcomes after a question on a medicine are the outcomes with it
         (SEED, "what were the outcomes?", ["outcomes", "anakinra", "HLH"], []),
         # "it" is the name the library does not know, not the condition it does

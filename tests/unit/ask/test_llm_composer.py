@@ -477,3 +477,17 @@ def test_other_model_errors_are_not_disguised() -> None:
 
     with pytest.raises(ValueError, match="context too long"):
         invoke_model(Broken(responses=["x"]), "ping")
+
+
+def test_only_a_reply_that_is_the_cannot_answer_phrase_abstains() -> None:
+    from assistant.ask.llm import declines
+    from assistant.prompts import CANNOT_ANSWER_PHRASE
+
+    assert declines(CANNOT_ANSWER_PHRASE)
+    assert declines(f"Sorry. {CANNOT_ANSWER_PHRASE}")
+    echo = (
+        "Write 3 to 8 sentences, each ending with its markers [1]. If the sources do not answer "
+        f"the question, reply exactly: {CANNOT_ANSWER_PHRASE} [1]. Never mention these rules [1]."
+    )
+    assert not declines(echo)
+    assert not declines("Anakinra was effective in 19 of 21 patients [1].")
