@@ -185,6 +185,9 @@ class Candidate:
     chunk_facets: frozenset[str] = frozenset()
     chunk_populations: frozenset[str] = frozenset()
     """Facets and populations its chunk (any unit, the title, the heading) speaks of."""
+    source_populations: frozenset[str] = frozenset()
+    """Populations everything retrieved from its source speaks of (a study names whom it
+    studied once, in its methods; its results need not repeat it)."""
 
     @property
     def source_id(self) -> str:
@@ -381,11 +384,17 @@ def score_candidates(
         chunk_facets.setdefault(cid, set(c.context.facets)).update(c.facets)
         chunk_populations.setdefault(cid, set(c.context.populations)).update(c.info.populations)
     frozen = {sid: frozenset(keys) for sid, keys in source_keys.items()}
+    source_populations: dict[str, set[str]] = {}
+    for c in candidates:
+        source_populations.setdefault(c.source_id, set()).update(
+            chunk_populations[c.evidence.chunk.chunk_id]
+        )
     by_source: dict[str, dict[str, float]] = {}
     for c in candidates:
         cid = c.evidence.chunk.chunk_id
         c.chunk_facets = frozenset(chunk_facets[cid])
         c.chunk_populations = frozenset(chunk_populations[cid])
+        c.source_populations = frozenset(source_populations[c.source_id])
         if c.source_id not in by_source:
             by_source[c.source_id] = _source_credits(q, frozen[c.source_id], overlay, c)
         c.source_coverage = by_source[c.source_id]

@@ -141,7 +141,8 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
         facet = facet_credit(q, c) >= 0.5 and bool(set(focused) & c.chunk_facets)
         if facet and "dosing" in focused and not q.answer_types:
             facet = bool(DOSE_RE.search(c.text))
-    population = not q.populations or bool(set(q.populations) & c.chunk_populations)
+    named = c.chunk_populations | c.source_populations
+    population = not q.populations or bool(set(q.populations) & named)
     if not population:
         defaults = {n for n, p in general_vocabulary().populations.items() if p.default}
         # "in adults" is met by a text that studied nobody else
