@@ -378,17 +378,16 @@ def score_candidates(
     source_keys: dict[str, set[str]] = {}
     chunk_facets: dict[str, set[str]] = {}
     chunk_populations: dict[str, set[str]] = {}
+    source_populations: dict[str, set[str]] = {}
     for c in candidates:
         source_keys.setdefault(c.source_id, set()).update(c.keys | c.context.keys)
         cid = c.evidence.chunk.chunk_id
         chunk_facets.setdefault(cid, set(c.context.facets)).update(c.facets)
         chunk_populations.setdefault(cid, set(c.context.populations)).update(c.info.populations)
-    frozen = {sid: frozenset(keys) for sid, keys in source_keys.items()}
-    source_populations: dict[str, set[str]] = {}
-    for c in candidates:
         source_populations.setdefault(c.source_id, set()).update(
-            chunk_populations[c.evidence.chunk.chunk_id]
+            c.context.populations, c.info.populations
         )
+    frozen = {sid: frozenset(keys) for sid, keys in source_keys.items()}
     by_source: dict[str, dict[str, float]] = {}
     for c in candidates:
         cid = c.evidence.chunk.chunk_id

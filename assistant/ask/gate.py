@@ -48,12 +48,6 @@ DOSE_RE = re.compile(
     re.IGNORECASE,
 )
 """A stated dose or schedule: 100 mg, 6-10 mg/kg/day, two tablets, twice a day, every 8 hours."""
-DURATION_RE = re.compile(
-    r"\b\d[\d.,]*\s*(?:-|to|\u2013)?\s*\d*\s*(?:days?|weeks?|months?|years?|hours?)\b|"
-    r"\b(?:lifelong|indefinitely|for life)\b",
-    re.IGNORECASE,
-)
-_DURATION_Q = re.compile(r"\bhow long\b|\bduration\b|\bcontinu\w*\b|\bfor how many\b", re.I)
 _QUANTITY_RE = re.compile(
     r"\b(\d+(?:\.\d+)?)-(year|month|week|day|hour)\b|\b(day|week|month|year)\s+(\d+)\b",
     re.IGNORECASE,

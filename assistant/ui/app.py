@@ -4,7 +4,6 @@
 ask chain, and launches with analytics off, no share link and no outside network use.
 """
 
-import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -76,20 +75,8 @@ def build_app(service: AppService) -> "gr.Blocks":
 
     def ask(session: h.UISession | None, question: str, audience: str) -> Iterator[list[Any]]:
         session = h.ensure_session(session)
-        last: h.TurnUpdate | None = None
-        sources_html: str | None = None
-        answer_json: dict[str, Any] | None = None
         for n, update in enumerate(pages.ask_turn(session, question, audience)):
-            last = update
-            sources_html = update.sources_html if update.sources_html is not None else sources_html
-            answer_json = update.answer_json if update.answer_json is not None else answer_json
             yield _outputs(session, update, clear_box=n == 0)
-        if last is not None and (last.sources_html is None or last.answer_json is None):
-            # the last state carries the whole turn, so an API client (which keeps only the
-            # final yield) gets the answer and its sources, not "unchanged"
-            whole = dataclasses.replace(last, sources_html=sources_html, answer_json=answer_json)
-            if whole != last:
-                yield _outputs(session, whole, clear_box=False)
 
     def new_conversation(session: h.UISession | None) -> list[Any]:
         session = h.ensure_session(session)
