@@ -234,17 +234,20 @@ def result_range(
     about: set[tuple[str, int]],
     quotes: dict[tuple[str, int], str],
 ) -> DraftBullet | None:
-    """'Reported response: 50% to 90.5% [2][4].' for the outcome most often reported as a
-    percentage by the cited studies (each figure the span's own text). None for a question
-    that asks for another kind of quantity (a dose, a duration, a cost): percentages do not
-    answer it."""
+    """'Reported response across two studies: 50% to 90.5% [2][4].' for the outcome most often
+    reported as a percentage by the cited studies, not guidance (each figure the span's own
+    text), followed by the next outcomes (up to ``MAX_OUTCOMES`` in all: "Reported response:
+    90.5% in one study [1]; survival: 63% to 83% in one study [3].") so that a library holding
+    one response figure still shows the range of what was measured.
+    None for a question that asks for another kind of quantity (a dose, a duration, a cost):
+    percentages do not answer it."""
     if any(name != "share" for name, _ in q.answer_types):
         return None
     general = general_vocabulary()
     by_outcome: dict[str, list[tuple[float, Effect, EvidenceRecord]]] = {}
     for record, effect in _cited_effects(q, records, cited, about):
-        if effect.kind != "percent":
-            continue
+        if effect.kind != "percent" or record.design in GUIDANCE_TYPES:
+            continue  # a guideline's figures (a survey of services) are not study results
         outcome = general.outcome_before(effect.sentence, effect.span.start)
         value = _value(effect.span.text)
         if outcome is None or value is None:
@@ -252,27 +255,38 @@ def result_range(
         by_outcome.setdefault(outcome, []).append((value, effect, record))
     if not by_outcome:
         return None
-    outcome, figures = max(
-        by_outcome.items(), key=lambda kv: len({r.source_id for _, _, r in kv[1]})
-    )
-    figures.sort(key=lambda f: f[0])
-    low, high = figures[0], figures[-1]
-    sources = list(dict.fromkeys(r.source_id for _, _, r in figures))
-    citations = [
-        DraftCitation(r.source_id, e.span.chunk_id, quotes.get((e.span.chunk_id, e.span.unit), ""))
-        for _, e, r in figures
-    ]
-    lo_text, hi_text = _figure(low[1].span.text), _figure(high[1].span.text)
-    if low[0] == high[0] or len(sources) == 1 and len(figures) == 1:
-        text = f"Reported {outcome}: {hi_text}"
-        scope = "in one study" if len(sources) == 1 else f"in {count_word(len(sources))} studies"
-        text += f" {scope}."
-    else:
-        text = (
-            f"Reported {outcome} across {count_word(len(sources))} "
-            f"{'study' if len(sources) == 1 else 'studies'}: {lo_text} to {hi_text}."
-        )
+    order = list(by_outcome)  # first reported first, among outcomes reported as often
+    ranked = sorted(
+        by_outcome.items(),
+        key=lambda kv: (-len({r.source_id for _, _, r in kv[1]}), order.index(kv[0])),
+    )[:MAX_OUTCOMES]
+    citations: list[DraftCitation] = []
+    parts: list[str] = []
+    for outcome, figures in ranked:
+        figures.sort(key=lambda f: f[0])
+        sources = list(dict.fromkeys(r.source_id for _, _, r in figures))
+        citations += [
+            DraftCitation(
+                r.source_id, e.span.chunk_id, quotes.get((e.span.chunk_id, e.span.unit), "")
+            )
+            for _, e, r in figures
+        ]
+        low, high = figures[0], figures[-1]
+        lo_text, hi_text = _figure(low[1].span.text), _figure(high[1].span.text)
+        figure = hi_text if low[0] == high[0] else f"{lo_text} to {hi_text}"
+        n = len(sources)
+        scope = "in one study" if n == 1 else f"across {count_word(n)} studies"
+        if len(ranked) == 1:
+            parts.append(f"{outcome} {scope}: {figure}")
+        else:
+            markers = "".join(placeholder(sid) for sid in sources)
+            parts.append(f"{outcome}: {figure} {scope} {markers}")
+    text = "Reported " + "; ".join(parts) + "."
     return DraftBullet(text, _dedupe(citations), generated=True)
+
+
+MAX_OUTCOMES = 3
+"""Outcomes the result sentence reports, most often reported first."""
 
 
 def _value(text: str) -> float | None:

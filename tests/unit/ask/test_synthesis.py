@@ -11,7 +11,7 @@ from assistant.ask.compose import compose_extractive
 from assistant.ask.evidence import candidate_units, score_candidates
 from assistant.ask.gate import check
 from assistant.ask.question import QuestionProfile
-from assistant.ask.synthesis import certainty
+from assistant.ask.synthesis import certainty, result_range
 from assistant.config import ComposeSettings
 from assistant.ingest.records import EvidenceRecord, Span, evidence_record
 from assistant.types import Chunk, DocSection, SourceDoc
@@ -124,3 +124,42 @@ def test_certainty_rule() -> None:
     assert certainty(records, ["series"], False)["label"] == "very low"
     assert certainty(records, ["sr", "cohort"], False)["label"] == "high"
     assert certainty(records, ["page"], False)["label"] == "not graded"
+
+
+def _record(sid: str, design: str, lines: list[str]) -> EvidenceRecord:
+    doc = SourceDoc(
+        source_id=sid, title=sid, evidence_type=design, sections=[DocSection(text="\n".join(lines))]
+    )
+    return evidence_record(doc, [Chunk(chunk_id=f"{sid}-c", source_id=sid, text="\n".join(lines))])
+
+
+def test_the_result_sentence_reports_several_outcomes_and_no_guideline_figures(
+    analyze: Analyze,
+) -> None:
+    records = {
+        "series": _record(
+            "series",
+            "retrospective-cohort",
+            [
+                "Anakinra was effective in 19 of 21 patients with secondary HLH (90.5%).",
+                "Anakinra was stopped for adverse effects in 3 of 21 patients (14.3%).",
+            ],
+        ),
+        "review": _record(
+            "review",
+            "systematic-review",
+            ["Children given anakinra for HLH survived more often (83%) than adults (63%)."],
+        ),
+        "policy": _record(
+            "policy",
+            "guideline",
+            ["Of the trusts surveyed on anakinra for HLH, 20% had an agreed HLH protocol."],
+        ),
+    }
+    about = {(e.span.chunk_id, e.span.unit) for r in records.values() for e in r.effects}
+    line = result_range(analyze(QUESTION), records, list(records), about, {})
+    assert line is not None
+    assert line.text.startswith("Reported response: 90.5% in one study {{series}}")
+    assert "survival: 63% to 83% in one study {{review}}" in line.text
+    assert "20%" not in line.text and "{{policy}}" not in line.text
+    assert {c.source_id for c in line.citations} == {"series", "review"}
