@@ -44,6 +44,9 @@ class AnswerType:
     question: tuple[re.Pattern[str], ...]
     answer: tuple[str, ...]
     units: str = ""
+    answer_per_unit: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For a question that names the period or unit ("how many times a day"), what answers
+    that unit instead of ``answer`` (a schedule of another period does not)."""
 
     def expected(self, question: str) -> re.Pattern[str] | None:
         """The pattern a supporting sentence must match, or None if ``question`` does not ask
@@ -52,6 +55,8 @@ class AnswerType:
         if m is None:
             return None
         unit = m.groupdict().get("unit")
+        if unit and unit.lower() in self.answer_per_unit:
+            return re.compile("|".join(self.answer_per_unit[unit.lower()]), re.IGNORECASE)
         units = re.escape(unit).rstrip("s") + r"s?" if unit else (self.units or r"\w+")
         body = "|".join(a.replace("{unit}", f"(?:{units})") for a in self.answer)
         return re.compile(body, re.IGNORECASE)
@@ -175,6 +180,7 @@ def general_vocabulary() -> GeneralVocabulary:
                 tuple(compile_patterns([q]) for q in spec["question"]),
                 tuple(spec["answer"]),
                 str(spec.get("units", "")),
+                {u: tuple(p) for u, p in spec.get("answer_per_unit", {}).items()},
             )
             for name, spec in raw.get("answer_types", {}).items()
         ),

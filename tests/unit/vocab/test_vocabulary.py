@@ -109,3 +109,15 @@ def test_general_vocabulary_knows_facets_populations_and_word_frequency() -> Non
     assert commonness("door") > 4.5 > commonness("glaucoma") > commonness("ranibizumab")
     kinds = {t.name for t in g.answer_types if t.expected("How many minutes does it take?")}
     assert kinds == {"duration"}
+
+
+def test_a_schedule_question_naming_its_period_needs_a_schedule_of_that_period() -> None:
+    schedule = next(t for t in general_vocabulary().answer_types if t.name == "schedule")
+    per_day = schedule.expected("How many times a day do the drops have to be used?")
+    assert per_day is not None
+    for text in ("Use one drop twice a day.", "Take it every 8 hours.", "Use the drops daily."):
+        assert per_day.search(text), text
+    for text in ("Have an eye exam at least once a year.", "Injections may be given monthly."):
+        assert not per_day.search(text), text
+    any_period = schedule.expected("How often should the injections be given?")
+    assert any_period is not None and any_period.search("Injections may be given monthly.")
