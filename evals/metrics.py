@@ -10,11 +10,12 @@ otherwise. Retrieval and cited-gold metrics take ``system`` ("ours", "bm25", "de
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from assistant.ask.citations import MARKER_RE
-from assistant.text import content_terms, numbers
+from assistant.text import STOPWORDS, content_terms, numbers
 from evals.scoring import (
     Context,
     Record,
@@ -343,7 +344,9 @@ class BottomLineOnTopic(Metric):
     that are neither general scaffolding nor facet words, prompts/vocabulary.yaml) is in the
     bottom line or in the title of a source it cites; facet: when the question asks about a
     facet (efficacy, dosing, safety, ...), the bottom line speaks to it or to a facet related to
-    it with credit >= 0.5; questions without a facet need only the subject."""
+    it with credit >= 0.5; questions without a facet need only the subject. An acronym of the
+    question ("AMD") is also named by its expansion, words whose initials spell it ("age-related
+    macular degeneration")."""
 
     name = "bottom_line.on_topic"
 
@@ -358,10 +361,36 @@ class BottomLineOnTopic(Metric):
         refs = references(rec)
         titles = " ".join(refs[n].get("title", "") for n in line.get("citations", []) if n in refs)
         subject = subject_terms(question)
-        named = not subject or bool(subject & set(content_terms(f"{text} {titles}")))
+        named = (
+            not subject
+            or bool(subject & set(content_terms(f"{text} {titles}")))
+            or any(spelled_out(a, f"{text} {titles}") for a in acronyms(question))
+        )
         wanted = question_facets(question, related=False)
         spoken = question_facets(text, related=True)
         return float(named and (not wanted or bool(wanted & spoken))), 1.0
+
+
+ACRONYM_RE = re.compile(r"\b[A-Z][A-Z0-9]{1,5}s?\b")
+
+
+def acronyms(question: str) -> list[str]:
+    """Upper-case abbreviations of three or more letters in a question ("AMD", "CKDs" ->
+    "CKD"), letters only."""
+    out = []
+    for m in ACRONYM_RE.finditer(question):
+        letters = re.sub(r"[^A-Z]", "", m.group(0).rstrip("s"))
+        if len(letters) >= 3:
+            out.append(letters)
+    return out
+
+
+def spelled_out(acronym: str, text: str) -> bool:
+    """Whether consecutive words of ``text`` other than stopwords (hyphenated words counted
+    whole) start with the acronym's letters: "age-related macular degeneration" spells AMD."""
+    words = [w for w in re.findall(r"[A-Za-z][\w'-]*", text) if w.lower() not in STOPWORDS]
+    initials = "".join(w[0] for w in words).upper()
+    return acronym.upper() in initials
 
 
 class BottomLineConcentration(Metric):

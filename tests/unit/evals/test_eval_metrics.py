@@ -240,3 +240,47 @@ def test_encoder_caches_and_batches() -> None:
     assert calls == [2, 1]
     assert enc.cosine("a", "") == 0.0
     assert enc.cosine("a", "a") == pytest.approx(1.0)
+
+
+def _with_bottom_line(record: dict, question: str, line: str, title: str) -> dict:
+    record["question"] = question
+    record["answer"]["sections"].insert(
+        0,
+        {
+            "heading": "Bottom line",
+            "kind": "bottom-line",
+            "bullets": [{"text": line, "citations": [1]}],
+            "subsections": [],
+        },
+    )
+    record["answer"]["references"][0]["title"] = title
+    return record
+
+
+def test_bottom_line_on_topic_needs_the_subject_and_the_facet(rec, ctx) -> None:
+    metric = m.BottomLineOnTopic()
+    question = "What are the side effects of metformin?"
+    on = _with_bottom_line(
+        rec("a"), question, "Metformin often causes side effects such as nausea. [1]", "T"
+    )
+    wrong_facet = _with_bottom_line(rec("b"), question, "Metformin lowers blood glucose. [1]", "T")
+    wrong_subject = _with_bottom_line(rec("c"), question, "Insulin has side effects. [1]", "T")
+    assert value(metric, [on], ctx) == 1.0
+    assert value(metric, [wrong_facet], ctx) == 0.0
+    assert value(metric, [wrong_subject], ctx) == 0.0
+
+
+def test_an_acronym_is_named_by_its_expansion_not_by_any_initials(rec, ctx) -> None:
+    metric = m.BottomLineOnTopic()
+    question = "How is wet AMD treated?"
+    expanded = _with_bottom_line(
+        rec("a"),
+        question,
+        "Injections are the usual treatment. [1]",
+        "Age-related Macular Degeneration",
+    )
+    unrelated = _with_bottom_line(
+        rec("b"), question, "A man dies of a treatable infection. [1]", "Infections"
+    )
+    assert value(metric, [expanded], ctx) == 1.0
+    assert value(metric, [unrelated], ctx) == 0.0
