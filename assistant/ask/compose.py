@@ -393,9 +393,11 @@ def compose_extractive(
 
 def _matching_guidance(q: QuestionProfile, c: Candidate, settings: ComposeSettings) -> bool:
     """Guidance fills its section only when it is about the question's subject and facet: it
-    names the question's main subject itself (a guideline on the condition that does not name
-    the medicine asked about is not guidance on that medicine) and covers enough of the rest."""
-    if q.main is not None and c.coverage.get(q.main.surface, 0.0) < 1.0:
+    names the treatment the question asks about (a guideline on the condition that does not
+    name the medicine asked about is not guidance on that medicine) and covers enough of the
+    rest."""
+    main = q.main
+    if main is not None and main.cls == "intervention" and c.coverage.get(main.surface, 0.0) < 1.0:
         return False
     return coverage(q, c) >= settings.gate_min_unit_cover and (
         not q.facets or c.parts.get("facet", 0.0) >= 0.6
