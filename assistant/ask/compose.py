@@ -246,7 +246,7 @@ def companions(
             c
             for c in ranked
             if facet in c.facets
-            and c.coverage.get(main.surface, 0.0) >= 1.0
+            and c.names(main)
             and c.score >= settings.min_sentence_score
             and c.role != "objective"
             and c not in chosen
@@ -340,9 +340,7 @@ def compose_extractive(
     )
     quotes = {(c.evidence.chunk.chunk_id, c.index): c.quote or c.text for c in ranked}
     about = {
-        (c.evidence.chunk.chunk_id, c.index)
-        for c in ranked
-        if q.main is None or c.coverage.get(q.main.surface, 0.0) >= 1.0
+        (c.evidence.chunk.chunk_id, c.index) for c in ranked if q.main is None or c.names(q.main)
     }
     sections: list[DraftSection] = []
     summary: list[DraftBullet] = []
@@ -397,7 +395,7 @@ def _matching_guidance(q: QuestionProfile, c: Candidate, settings: ComposeSettin
     name the medicine asked about is not guidance on that medicine) and covers enough of the
     rest."""
     main = q.main
-    if main is not None and main.cls == "intervention" and c.coverage.get(main.surface, 0.0) < 1.0:
+    if main is not None and main.cls == "intervention" and not c.names(main):
         return False
     return coverage(q, c) >= settings.gate_min_unit_cover and (
         not q.facets or c.parts.get("facet", 0.0) >= 0.6

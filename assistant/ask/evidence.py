@@ -205,6 +205,10 @@ class Candidate:
     def context(self) -> UnitInfo:
         return context_info(self.evidence)
 
+    def names(self, subject: Subject) -> bool:
+        """Whether the unit itself names ``subject`` (full credit, not a part of it)."""
+        return self.coverage.get(subject.surface, 0.0) >= 1.0
+
     @property
     def has_number(self) -> bool:
         return self.info.has_number

@@ -255,11 +255,11 @@ def result_range(
         by_outcome.setdefault(outcome, []).append((value, effect, record))
     if not by_outcome:
         return None
-    order = list(by_outcome)  # first reported first, among outcomes reported as often
-    ranked = sorted(
-        by_outcome.items(),
-        key=lambda kv: (-len({r.source_id for _, _, r in kv[1]}), order.index(kv[0])),
-    )[:MAX_OUTCOMES]
+    # most sources first; the sort is stable, so among outcomes reported as often the first
+    # reported stays first
+    ranked = sorted(by_outcome.items(), key=lambda kv: -len({r.source_id for _, _, r in kv[1]}))[
+        :MAX_OUTCOMES
+    ]
     citations: list[DraftCitation] = []
     parts: list[str] = []
     for outcome, figures in ranked:

@@ -55,8 +55,9 @@ class AnswerType:
         if m is None:
             return None
         unit = m.groupdict().get("unit")
-        if unit and unit.lower() in self.answer_per_unit:
-            return re.compile("|".join(self.answer_per_unit[unit.lower()]), re.IGNORECASE)
+        if unit and (own := self.answer_per_unit.get(unit.lower())):
+            body = "|".join(a.replace("{unit}", re.escape(unit.lower())) for a in own)
+            return re.compile(body, re.IGNORECASE)
         units = re.escape(unit).rstrip("s") + r"s?" if unit else (self.units or r"\w+")
         body = "|".join(a.replace("{unit}", f"(?:{units})") for a in self.answer)
         return re.compile(body, re.IGNORECASE)
