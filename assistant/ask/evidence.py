@@ -106,6 +106,39 @@ _LIST_UNIT = re.compile(r"^[^:]{0,200}:\s.+;")
 forward at its own items, not back."""
 
 
+MAX_HEADING_WORDS = 14
+_TITLE_WORD = re.compile(r"[(\"'\u201c]*([A-Za-z][\w'-]*)")
+
+
+def heading_like(text: str) -> bool:
+    """A heading left in the running text ("For People Who Take Acarbose (Precose) or Miglitol
+    (Glyset)"): short, no sentence punctuation at its end, its longer words capitalised. It says
+    what follows, not what is true, so it is never quoted on its own."""
+    stripped = text.strip()
+    words = stripped.split()
+    if not words or len(words) > MAX_HEADING_WORDS or stripped[-1] in ".!?;:":
+        return False
+    longer = [m.group(1) for w in words if (m := _TITLE_WORD.match(w)) and len(m.group(1)) >= 4]
+    if len(longer) < 2:
+        return False
+    capitalised = sum(1 for w in longer if w[0].isupper())
+    return capitalised / len(longer) >= 0.75
+
+
+def _directory(text: str) -> bool:
+    """A list whose items are titles (links to resources: "These resources address ...: Genetic
+    Testing Registry: Stargardt Disease; MedlinePlus Encyclopedia: Eye Exam"): a directory of
+    where to read more, not a finding."""
+    m = _LIST_UNIT.match(text)
+    if not m:
+        return False
+    items = [i.strip().rstrip(".") for i in text.split(":", 1)[1].split(";") if i.strip()]
+    if len(items) < 2:
+        return False
+    titles = sum(1 for i in items if any(heading_like(part) for part in (i, *i.split(":"))))
+    return titles / len(items) >= 0.6
+
+
 def _keys(text: str) -> frozenset[str]:
     """Token keys of a text; a hyphenated word also gives its parts ("EBV-HLH": ebv, hlh)."""
     out: set[str] = set()
@@ -137,6 +170,8 @@ def unit_info(text: str) -> UnitInfo:
                 len(stripped.split()) < MIN_WORDS
                 or stripped.endswith(":")
                 or bool(_TABLE_TITLE.match(stripped))
+                or heading_like(stripped)
+                or _directory(stripped)
             ),
         )
         if len(_UNIT_CACHE) > 50_000:

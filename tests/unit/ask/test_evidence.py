@@ -144,3 +144,85 @@ def test_compose_merges_near_duplicates_and_leads_with_the_bottom_line(
     assert len(texts) == len(set(texts))
     merged = [b for b in bullets if {c.source_id for c in b.citations} >= {"series", "review"}]
     assert merged, "a near-duplicate from another source is an extra citation, not a bullet"
+
+
+def test_headings_and_resource_directories_are_never_quoted(chunk, build) -> None:  # noqa: ANN001
+    evidence, units = build(
+        chunk(
+            "page",
+            [
+                "For People Who Take Acarbose (Precose) or Miglitol (Glyset)",  # a heading
+                "Only glucose tablets raise the level quickly enough with acarbose.",
+                "These resources address the management of glaucoma: Glaucoma Research "
+                "Foundation: Treatment Options; Genetic Testing Registry: Primary open angle "
+                "glaucoma; Eye Health Institute: Living With Low Vision.",
+                "Risk factors include: older age; a family history of glaucoma; diabetes.",
+            ],
+        )
+    )
+    texts = [c.text for c in candidate_units(evidence, units)]
+    assert texts == [
+        "Only glucose tablets raise the level quickly enough with acarbose.",
+        "Risk factors include: older age; a family history of glaucoma; diabetes.",
+    ]
+
+
+def test_sentences_reporting_different_figures_are_both_kept(
+    analyze: Analyze,
+    chunk,
+    build,
+    near,  # noqa: ANN001
+) -> None:
+    """Two sentences worded alike that report different doses are two findings, not one said
+    twice: the second is not merged away as a near-duplicate."""
+    mild = "In 2 milder cases of HLH, anakinra was given on its own at 2-8 mg/kg/day."
+    severe = "In 3 severe cases of HLH, anakinra was added at 2-5 mg/kg/day."
+    evidence, units = build(chunk("series", [mild, severe], vectors=[near(1), near(1)]))
+    q = analyze("What dose of anakinra is used in HLH?")
+    ranked = score_candidates(q, candidate_units(evidence, units), E[0])
+    settings = ComposeSettings()
+    draft = compose_extractive(q, ranked, settings, check(q, ranked, settings))
+    texts = [
+        b.text
+        for s in draft.sections
+        for b in s.bullets + [x for t in s.subsections for x in t.bullets]
+    ]
+    assert any("2-8 mg/kg/day" in t for t in texts) and any("2-5 mg/kg/day" in t for t in texts)
+
+
+def test_the_sections_prefer_a_result_to_a_methods_sentence(
+    analyze: Analyze,
+    chunk,
+    build,
+    near,  # noqa: ANN001
+) -> None:
+    """A methods sentence that restates the question's words outscores the result on words
+    alone; given room for one more bullet, the sections take the result."""
+    lines = [
+        "Anakinra was the first treatment given to 30 patients with secondary HLH.",
+        "A series of 30 patients with secondary HLH treated with anakinra was reviewed.",
+        "Fever settled within two days in most patients with secondary HLH on anakinra.",
+    ]
+    evidence, units = build(
+        chunk(
+            "series",
+            lines,
+            roles=["results", "methods", "results"],
+            vectors=[near(1), near(2), near(3)],
+        )
+    )
+    q = analyze("Is anakinra effective in secondary HLH?")
+    ranked = score_candidates(q, candidate_units(evidence, units), E[0])
+    methods = next(c for c in ranked if c.role == "methods")
+    result = next(c for c in ranked if c.text.startswith("Fever"))
+    assert methods.score > result.score  # the words favour the methods sentence
+    settings = ComposeSettings(max_research_bullets=1)
+    draft = compose_extractive(q, ranked, settings, check(q, ranked, settings))
+    research = [
+        b.text
+        for s in draft.sections
+        if s.kind == "research"
+        for t in s.subsections
+        for b in t.bullets
+    ]
+    assert research == [lines[2]]
