@@ -63,7 +63,15 @@ MIN_SELECT_COVER = 0.34
 """A sentence must cover this share of what the question names (not be about something else)."""
 DIRECT_ROLE_BONUS = 0.08
 """Preference of the bottom line for conclusions, results and recommendations."""
-SELECT_ROLE_SHIFT = {"results": 0.04, "conclusions": 0.04, "background": -0.03, "methods": -0.06}
+BOTTOM_LINE_COVER_SLACK = 0.25
+"""... unless the preferred passage covers this much less of the question than another."""
+SELECT_ROLE_SHIFT = {
+    "results": 0.04,
+    "conclusions": 0.04,
+    "background": -0.03,
+    "methods": -0.06,
+    "directory": -0.06,
+}
 """In the sections, what a study found goes before how it was done: a methods sentence that
 restates the question's words ("a case series of 5 children treated with X") must not push out
 the result ("all 5 improved within 24-48 hours")."""
@@ -151,14 +159,19 @@ def bottom_line(q: QuestionProfile, answerability: Answerability) -> Candidate |
     for conclusions, results and guidance recommendations."""
     if not answerability.supporting:
         return None
+    pool = answerability.supporting[:10]
+    widest = max(c.parts.get("cover", 0.0) for c in pool)
 
     def value(c: Candidate) -> float:
         direct = c.role in ("conclusions", "results") or (
             is_guidance(c) and "recommendation" in c.facets
         )
-        return c.score + (DIRECT_ROLE_BONUS if direct else 0.0)
+        # a result that leaves out much of what is asked does not outrank the passage that
+        # covers it all
+        narrower = c.parts.get("cover", 0.0) < widest - BOTTOM_LINE_COVER_SLACK
+        return c.score + (DIRECT_ROLE_BONUS if direct and not narrower else 0.0)
 
-    return max(answerability.supporting[:10], key=value)
+    return max(pool, key=value)
 
 
 def select(

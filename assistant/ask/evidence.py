@@ -37,6 +37,7 @@ ROLE_PRIOR = {
     "other": 0.8,
     "background": 0.55,
     "methods": 0.25,
+    "directory": 0.25,
     "objective": 0.0,
 }
 WEIGHTS = {
@@ -125,10 +126,11 @@ def heading_like(text: str) -> bool:
     return capitalised / len(longer) >= 0.75
 
 
-def _directory(text: str) -> bool:
+def is_directory(text: str) -> bool:
     """A list whose items are titles (links to resources: "These resources address ...: Genetic
-    Testing Registry: Stargardt Disease; MedlinePlus Encyclopedia: Eye Exam"): a directory of
-    where to read more, not a finding."""
+    Testing Registry: Stargardt Disease; MedlinePlus Encyclopedia: Eye Exam"): where to read
+    more rather than a finding. It may be all a page says on a facet, so it stays quotable, in
+    the role "directory", ranked like a methods sentence."""
     m = _LIST_UNIT.match(text)
     if not m:
         return False
@@ -171,7 +173,6 @@ def unit_info(text: str) -> UnitInfo:
                 or stripped.endswith(":")
                 or bool(_TABLE_TITLE.match(stripped))
                 or heading_like(stripped)
-                or _directory(stripped)
             ),
         )
         if len(_UNIT_CACHE) > 50_000:
@@ -282,6 +283,8 @@ def candidate_units(
                 continue
             seen.add(key)
             role, vector = stored[i] if i < len(stored) else ("other", None)
+            if is_directory(text):
+                role = "directory"
             out.append(Candidate(text, item, i, role, vector, info, restored, quote))
     return out
 

@@ -146,25 +146,34 @@ def test_compose_merges_near_duplicates_and_leads_with_the_bottom_line(
     assert merged, "a near-duplicate from another source is an extra citation, not a bullet"
 
 
-def test_headings_and_resource_directories_are_never_quoted(chunk, build) -> None:  # noqa: ANN001
+def test_headings_are_never_quoted_and_directories_rank_low(chunk, build) -> None:  # noqa: ANN001
+    directory = (
+        "These resources address the management of glaucoma: Glaucoma Research Foundation: "
+        "Treatment Options; Genetic Testing Registry: Primary open angle glaucoma; Eye Health "
+        "Institute: Living With Low Vision."
+    )
     evidence, units = build(
         chunk(
             "page",
             [
                 "For People Who Take Acarbose (Precose) or Miglitol (Glyset)",  # a heading
                 "Only glucose tablets raise the level quickly enough with acarbose.",
-                "These resources address the management of glaucoma: Glaucoma Research "
-                "Foundation: Treatment Options; Genetic Testing Registry: Primary open angle "
-                "glaucoma; Eye Health Institute: Living With Low Vision.",
+                directory,
                 "Risk factors include: older age; a family history of glaucoma; diabetes.",
             ],
         )
     )
-    texts = [c.text for c in candidate_units(evidence, units)]
-    assert texts == [
+    candidates = {c.text: c.role for c in candidate_units(evidence, units)}
+    assert list(candidates) == [
         "Only glucose tablets raise the level quickly enough with acarbose.",
+        directory,
         "Risk factors include: older age; a family history of glaucoma; diabetes.",
     ]
+    # where to read more: quotable when it is all a page says, ranked like a methods sentence
+    assert candidates[directory] == "directory"
+    assert candidates[
+        "Risk factors include: older age; a family history of glaucoma; diabetes."
+    ] != ("directory")
 
 
 def test_sentences_reporting_different_figures_are_both_kept(
