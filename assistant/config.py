@@ -140,7 +140,7 @@ class ComposeSettings(_Section):
         "question names (weighted by how rare they are).",
     )
     gate_min_unit_cover: float = Field(
-        0.4,
+        0.3,
         ge=0,
         le=1,
         description="Share of what the question names that one passage (with credit for its "
@@ -154,20 +154,28 @@ class ComposeSettings(_Section):
         "passage's source must cover.",
     )
     gate_close_cosine: float = Field(
-        0.55,
+        0.6,
         ge=-1,
         le=1.01,
         description="A passage at least this close to the question (MiniLM cosine) covers it "
         "with the looser source cover below (1.01 turns this off).",
     )
     gate_close_source_cover: float = Field(
-        0.4,
+        0.3,
         ge=0,
         le=1,
         description="Source cover that suffices for a passage semantically close to the question.",
     )
+    gate_close_chunk_cosine: float = Field(
+        0.6,
+        ge=-1,
+        le=1.01,
+        description="A passage whose whole chunk is at least this close to the question (the "
+        "dense retrieval cosine) covers what it names, and a population its source never names "
+        "is not held against it (1.01 turns this off).",
+    )
     gate_min_support: float = Field(
-        0.4, ge=0, le=1, description="Refuse when the best covering passage scores below this."
+        0.5, ge=0, le=1, description="Refuse when the best covering passage scores below this."
     )
     gate_min_cosine: float = Field(
         0.3,

@@ -98,6 +98,18 @@ class Requirement:
     population: bool
     answer_type: bool
     quantity: bool
+    chunk_cosine: float = 0.0
+    """The MiniLM cosine of the question with the passage's whole chunk (its source's title and
+    section heading included), as dense retrieval scored it."""
+    silent_population: bool = False
+    """Neither the chunk nor what was retrieved from its source names any population."""
+
+    def close_chunk(self, settings: ComposeSettings) -> bool:
+        """Whether the passage's chunk as a whole is about exactly what the question asks (a
+        study of this, in other words): then it covers what the question names, and a
+        population the question names but the study never spells out ("women" in a study of
+        eclampsia) is no reason to refuse."""
+        return self.chunk_cosine >= settings.gate_close_chunk_cosine
 
     def covers(self, settings: ComposeSettings) -> bool:
         """Whether the passage covers what the question names: in words, or, for a passage
@@ -108,19 +120,24 @@ class Requirement:
             and self.source_cover >= settings.gate_min_source_cover
         ):
             return True
-        return (
+        if (
             self.cosine >= settings.gate_close_cosine
             and self.source_cover >= settings.gate_close_source_cover
-        )
+        ):
+            return True
+        return self.close_chunk(settings)
 
     def met(self, settings: ComposeSettings) -> bool:
         return (
             self.covers(settings)
             and self.facet
-            and self.population
+            and self.population_met(settings)
             and self.answer_type
             and self.quantity
         )
+
+    def population_met(self, settings: ComposeSettings) -> bool:
+        return self.population or (self.silent_population and self.close_chunk(settings))
 
 
 def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) -> Requirement:
@@ -153,6 +170,8 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
         population,
         answer_type,
         quantity,
+        c.evidence.dense_score or 0.0,
+        not named,
     )
 
 
@@ -219,9 +238,16 @@ def decide(a: Assessment, settings: ComposeSettings, *, semantic: bool = True) -
     best = max(meeting[:5], key=lambda c: c.score)
     signals["support"] = best.score
     signals["support_cosine"] = best.parts.get("cosine", 0.0)
-    if semantic and (
-        best.score < settings.gate_min_support
-        or best.parts.get("cosine", 0.0) < settings.gate_min_cosine
+    signals["support_chunk_cosine"] = best.evidence.dense_score or 0.0
+    shortlist = {id(c) for c in meeting[:5]}
+    close = any(r.close_chunk(settings) for c, r in a.checked if id(c) in shortlist)
+    if (
+        semantic
+        and not close
+        and (
+            best.score < settings.gate_min_support
+            or best.parts.get("cosine", 0.0) < settings.gate_min_cosine
+        )
     ):
         return Answerability(
             False,
@@ -263,7 +289,7 @@ def _refusal(
         else:
             detail = f"no passage of the library speaks of {main} closely enough"
         return Answerability(False, Reason.SUBJECTS_APART, detail, signals)
-    if not any(r.population for _, r in covering):
+    if not any(r.population_met(settings) for _, r in covering):
         who = " or ".join(q.populations)
         return Answerability(
             False, Reason.POPULATION_MISSING, f"the library has nothing on {main} in {who}", signals

@@ -43,6 +43,7 @@ GRID: dict[str, list[float]] = {
     "gate_min_source_cover": [0.4, 0.5, 0.6, 0.7, 0.8],
     "gate_close_cosine": [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01],
     "gate_close_source_cover": [0.1, 0.2, 0.3, 0.4, 0.5],
+    "gate_close_chunk_cosine": [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01],
     "gate_min_support": [0.4, 0.5, 0.55],
     "gate_min_cosine": [0.2, 0.3, 0.4],
 }
@@ -152,11 +153,12 @@ def summary(result: dict[str, dict[str, float]]) -> tuple[float, float]:
     return (ok / should if should else 0.0), worst
 
 
-def _objective(result: dict[str, dict[str, float]], max_false: float) -> tuple[float, float]:
+def _objective(result: dict[str, dict[str, float]], max_false: float) -> tuple[float, float, float]:
     """Feasible settings (worst false-abstention rate <= max_false) first, then the highest
-    pooled abstention recall; among infeasible ones, the lowest worst rate."""
+    pooled abstention recall, then the lowest worst rate; among infeasible ones, the lowest
+    worst rate."""
     recall, worst = summary(result)
-    return (1.0, recall) if worst <= max_false else (0.0, -worst)
+    return (1.0, recall, -worst) if worst <= max_false else (0.0, -worst, 0.0)
 
 
 def search(
@@ -167,7 +169,7 @@ def search(
     params = {k: getattr(start, k) for k in GRID}
     rows: list[dict[str, Any]] = []
 
-    def score(candidate: dict[str, float]) -> tuple[tuple[float, float], dict[str, Any]]:
+    def score(candidate: dict[str, float]) -> tuple[tuple[float, float, float], dict[str, Any]]:
         result = evaluate(cases, start.model_copy(update=candidate))
         recall, worst = summary(result)
         row = {"params": dict(candidate), "recall": recall, "worst_false": worst, "groups": result}

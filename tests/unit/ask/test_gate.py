@@ -120,3 +120,52 @@ def test_the_support_threshold_applies_only_with_semantic_scores(analyze: Analyz
     strict = ComposeSettings(gate_min_cosine=0.5)
     assert check(q, ranked, strict).reason is Reason.LOW_SUPPORT
     assert check(q, ranked, strict, semantic=False).answerable
+
+
+def _with_chunk_cosine(
+    analyze: Analyze, question: str, texts: dict[str, list[str]], chunk_cosine: float
+):  # noqa: ANN202
+    evidence, units = evidence_of(texts)
+    evidence = [e.model_copy(update={"dense_score": chunk_cosine}) for e in evidence]
+    q = analyze(question)
+    ranked = score_candidates(q, candidate_units(evidence, units), np.eye(DIM)[0])
+    return check(q, ranked, ComposeSettings(gate_close_chunk_cosine=0.6))
+
+
+STUDY = {
+    "pregabalin-pain": [
+        "Pregabalin therapy eased neuropathic pain in 120 patients over 12 weeks.",
+        "Patients treated with pregabalin reported dizziness.",
+    ]
+}
+
+
+def test_a_study_close_as_a_whole_answers_a_population_it_never_spells_out(
+    analyze: Analyze,
+) -> None:
+    """A question naming a population ("women") its study never spells out is refused on words
+    alone, and answered when the study's chunk as a whole is close to the question."""
+    question = "Does pregabalin ease neuropathic pain in women?"
+    far = _with_chunk_cosine(analyze, question, STUDY, 0.4)
+    assert not far.answerable and far.reason is Reason.POPULATION_MISSING
+    close = _with_chunk_cosine(analyze, question, STUDY, 0.8)
+    assert close.answerable, (close.reason, close.detail)
+
+
+def test_a_close_study_does_not_answer_another_population_or_quantity(analyze: Analyze) -> None:
+    """Closeness never waives a population the study names otherwise ("in children" against a
+    study of adults) nor a quantity the question asks for."""
+    adults = {
+        "adult-pain": [
+            "In 40 adults with neuropathic pain, pregabalin therapy eased pain in 30 patients.",
+            "Pregabalin was stopped for dizziness in 4 adults with neuropathic pain.",
+        ]
+    }
+    children = _with_chunk_cosine(
+        analyze, "Does pregabalin ease neuropathic pain in children?", adults, 0.8
+    )
+    assert not children.answerable and children.reason is Reason.POPULATION_MISSING
+    minutes = _with_chunk_cosine(
+        analyze, "How many minutes does pregabalin take to ease neuropathic pain?", adults, 0.8
+    )
+    assert not minutes.answerable and minutes.reason is Reason.ANSWER_TYPE_MISSING
