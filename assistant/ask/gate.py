@@ -11,7 +11,10 @@ the gate asks what the question requires and whether one retrieved passage provi
    and section heading, or elsewhere in its source) while its source covers most of it; its
    chunk speaks to the question's focused facet and population; and when the question asks
    for a quantity ("how many minutes", "what percentage", "how much does it cost") or hinges on
-   a time span ("10-year"), the sentence states one;
+   a time span ("10-year"), the sentence states one. A passage whose whole chunk is close to
+   the question (a study of exactly this, in other words: PubMedQA questions paraphrase their
+   abstract's title) covers what it names without the word cover, and a population its source
+   never names is not held against it; nothing else is waived;
 3. that passage scores well enough overall (semantic similarity, coverage, facet, role).
 
 Thresholds are settings (``compose.gate_*``), calibrated on the dev splits of several
