@@ -216,19 +216,25 @@ def profile_question(
                     QUALIFIER_WEIGHT * idf(key) * (1.0 if key in idf else _rarity(low))
                 )
             continue
-        parts = [token_key(p) for p in re.split(r"[-']", word) if len(p) > 1]
-        known = key in idf or (len(parts) > 1 and all(p in idf for p in parts))
+        pieces = [p for p in re.split(r"[-']", word) if p]
+        parts = [token_key(p) for p in pieces if len(p) > 1]
+        # "CAR-T" is the library's "CAR T": a one-letter part is dropped; a number is not
+        # ("IL-6" is not "IL-1")
+        letters_dropped = len(pieces) > 1 and all(len(p) > 1 or p.isalpha() for p in pieces)
+        known = key in idf or (
+            bool(parts) and (len(parts) > 1 or letters_dropped) and all(p in idf for p in parts)
+        )
         if known and _common(word):  # "ratio", "done": the commoner, the less it counts
             if (rarity := _rarity(low)) > 0:
                 profile.qualifiers[key] = QUALIFIER_WEIGHT * idf(key) * rarity
             continue
         if known or (overlay and low in overlay.synonyms):
             alts = [(key,)]
-            if len(parts) > 1:  # "EBV-driven": the part that names something is enough
+            if parts and len(pieces) > 1:  # "EBV-driven": the part that names something
                 specific = [
-                    p
-                    for p, w in zip(parts, re.split(r"[-']", word), strict=False)
-                    if commonness(w.lower()) < COMMON_SUBJECT_ZIPF
+                    token_key(w)
+                    for w in pieces
+                    if len(w) > 1 and commonness(w.lower()) < COMMON_SUBJECT_ZIPF
                 ]
                 alts.append(tuple(specific or parts))
             if overlay:
