@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from assistant.ask.evidence import Candidate, coverage, facet_credit
+from assistant.ask.evidence import CONTEXT_CREDIT, Candidate, coverage, facet_credit
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
 from assistant.vocab.general import general_vocabulary
@@ -150,9 +150,18 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
     # a yes/no question about a finding ("does X prevent Y?") is answered by the study of X
     # and Y whatever words it measures Y with; a wh-question needs a passage on its facet
     focused = [] if q.yes_no else q.focused
+    # the dose, timing or harms of a treatment come from a passage about it: its sentence, its
+    # source's title or its heading names it, not only another passage of the source (an
+    # alemtuzumab dose does not answer "what is the rituximab regimen?")
+    main = q.main
+    about_main = (
+        main is None
+        or main.cls != "intervention"
+        or c.coverage.get(main.surface, 0.0) >= CONTEXT_CREDIT
+    )
     facet = True
     if focused:
-        facet = facet_credit(q, c) >= 0.5 and bool(set(focused) & c.chunk_facets)
+        facet = facet_credit(q, c) >= 0.5 and bool(set(focused) & c.chunk_facets) and about_main
         if facet and "dosing" in focused and not q.answer_types:
             facet = bool(DOSE_RE.search(c.text))
     named = c.chunk_populations | c.source_populations
@@ -161,7 +170,9 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
         defaults = {n for n, p in general_vocabulary().populations.items() if p.default}
         # "in adults" is met by a text that studied nobody else
         population = set(q.populations) <= defaults and not c.chunk_populations - defaults
-    answer_type = all(pattern.search(c.text) for _, pattern in q.answer_types)
+    answer_type = all(pattern.search(c.text) for _, pattern in q.answer_types) and (
+        not q.answer_types or about_main
+    )
     quantity = all(p.search(c.text) for _, p in quantities(q.text))
     known = {s.surface for s in q.subjects if s.known}
     subjects = known if only is None else only & known

@@ -169,3 +169,22 @@ def test_a_close_study_does_not_answer_another_population_or_quantity(analyze: A
         analyze, "How many minutes does pregabalin take to ease neuropathic pain?", adults, 0.8
     )
     assert not minutes.answerable and minutes.reason is Reason.ANSWER_TYPE_MISSING
+
+
+def test_a_dose_of_another_treatment_in_the_same_source_does_not_answer(analyze: Analyze) -> None:
+    """The source names anakinra, but its dose sentence is about etoposide: "what dose of
+    anakinra?" is not answered by it."""
+    series = {
+        "salvage-series": [
+            "Etoposide was given at 150 mg/m2 twice weekly in adults with secondary HLH.",
+            "Anakinra had been tried before in 5 adults with secondary HLH.",
+        ]
+    }
+    verdict = decide(analyze, "What dose of anakinra is used in adults with secondary HLH?", series)
+    assert not verdict.answerable and verdict.reason is Reason.ANSWER_TYPE_MISSING
+    regimen = decide(analyze, "What is the anakinra regimen in adults with secondary HLH?", series)
+    assert not regimen.answerable and regimen.reason is Reason.FACET_MISSING
+    etoposide = decide(
+        analyze, "What dose of etoposide is used in adults with secondary HLH?", series
+    )
+    assert etoposide.answerable, (etoposide.reason, etoposide.detail)
