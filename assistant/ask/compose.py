@@ -40,7 +40,6 @@ from assistant.ask.synthesis import (
 )
 from assistant.config import ComposeSettings
 from assistant.ingest.records import EvidenceRecord
-from assistant.text import numbers
 from assistant.types import GUIDANCE_TYPES
 from assistant.vocab.general import general_vocabulary
 
@@ -143,7 +142,7 @@ def _duplicate(a: Candidate, b: Candidate) -> bool:
     """Whether ``b`` says what ``a`` says: a close paraphrase or mostly the same words. Two
     sentences that report different figures ("2-8 mg/kg/day" in milder cases, "2-5 mg/kg/day"
     in severe ones) are different findings however alike their wording."""
-    figures_a, figures_b = numbers(a.text), numbers(b.text)
+    figures_a, figures_b = a.info.figures, b.info.figures
     if figures_a and figures_b and not (figures_a <= figures_b or figures_b <= figures_a):
         return False
     if a.vector is not None and b.vector is not None:

@@ -87,6 +87,9 @@ class UnitInfo:
     populations: frozenset[str]
     anaphoric: bool
     fragment: bool
+    directory: bool = False
+    figures: frozenset[str] = frozenset()
+    """The numbers it states (normalised, ``text.numbers``)."""
 
     @property
     def has_number(self) -> bool:
@@ -174,6 +177,8 @@ def unit_info(text: str) -> UnitInfo:
                 or bool(_TABLE_TITLE.match(stripped))
                 or heading_like(stripped)
             ),
+            directory=is_directory(stripped),
+            figures=frozenset(numbers(stripped)),
         )
         if len(_UNIT_CACHE) > 50_000:
             _UNIT_CACHE.clear()
@@ -283,7 +288,7 @@ def candidate_units(
                 continue
             seen.add(key)
             role, vector = stored[i] if i < len(stored) else ("other", None)
-            if is_directory(text):
+            if info.directory:
                 role = "directory"
             out.append(Candidate(text, item, i, role, vector, info, restored, quote))
     return out
@@ -311,6 +316,7 @@ def _merged(first: UnitInfo | None, second: UnitInfo, text: str) -> UnitInfo:
         first.populations | second.populations,
         False,
         False,
+        figures=first.figures | second.figures,
     )
 
 
