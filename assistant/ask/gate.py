@@ -14,8 +14,10 @@ the gate asks what the question requires and whether one retrieved passage provi
    a time span ("10-year"), the sentence states one. A passage whose whole chunk is close to
    the question (a study of exactly this, in other words: PubMedQA questions paraphrase their
    abstract's title) covers what it names without the word cover, and a population its source
-   never names is not held against it; nothing else is waived;
-3. that passage scores well enough overall (semantic similarity, coverage, facet, role).
+   never names is not held against it; a wh-question on a treatment's facet or quantity needs
+   a passage whose sentence, title or heading names that treatment;
+3. that passage scores well enough overall (semantic similarity, coverage, facet, role),
+   unless its chunk is that close to the question. Nothing else is waived.
 
 Thresholds are settings (``compose.gate_*``), calibrated on the dev splits of several
 libraries (see evals/calibration/README.md). The same gate checks suggested follow-ups.
