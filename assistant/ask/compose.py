@@ -62,6 +62,9 @@ MIN_SELECT_COVER = 0.34
 """A sentence must cover this share of what the question names (not be about something else)."""
 DIRECT_ROLE_BONUS = 0.08
 """Preference of the bottom line for conclusions, results and recommendations."""
+GUIDANCE_MIN_COVER = 0.4
+"""Share of what the question names that guidance must cover to fill "From the Guidelines"
+(its own bar: calibrating the gate's cover threshold must not change which guidance shows)."""
 BOTTOM_LINE_COVER_SLACK = 0.25
 """... unless the preferred passage covers this much less of the question than another."""
 SELECT_ROLE_SHIFT = {
@@ -420,6 +423,6 @@ def _matching_guidance(q: QuestionProfile, c: Candidate, settings: ComposeSettin
     main = q.main
     if main is not None and main.cls == "intervention" and not c.names(main):
         return False
-    return coverage(q, c) >= settings.gate_min_unit_cover and (
+    return coverage(q, c) >= GUIDANCE_MIN_COVER and (
         not q.facets or c.parts.get("facet", 0.0) >= 0.6
     )
