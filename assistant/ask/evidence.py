@@ -21,7 +21,7 @@ import numpy as np
 
 from assistant.ask.question import QuestionProfile, Subject
 from assistant.ingest.units import chunk_units
-from assistant.text import NUMBER_RE, STOPWORDS, numbers
+from assistant.text import STOPWORDS, numbers
 from assistant.types import Evidence
 from assistant.vocab.extract import token_key, tokens
 from assistant.vocab.general import general_vocabulary
@@ -93,7 +93,7 @@ class UnitInfo:
 
     @property
     def has_number(self) -> bool:
-        return bool(NUMBER_RE.search(self.text))
+        return bool(self.figures)
 
     @property
     def reports_result(self) -> bool:
@@ -134,8 +134,7 @@ def is_directory(text: str) -> bool:
     Testing Registry: Stargardt Disease; MedlinePlus Encyclopedia: Eye Exam"): where to read
     more rather than a finding. It may be all a page says on a facet, so it stays quotable, in
     the role "directory", ranked like a methods sentence."""
-    m = _LIST_UNIT.match(text)
-    if not m:
+    if not _LIST_UNIT.match(text):
         return False
     items = [i.strip().rstrip(".") for i in text.split(":", 1)[1].split(";") if i.strip()]
     if len(items) < 2:
@@ -195,7 +194,13 @@ def context_info(e: Evidence) -> UnitInfo:
         text = f"{e.source.title}. {heading}" if heading else e.source.title
         base = unit_info(text)
         info = UnitInfo(
-            text, base.keys, text_facets(heading) | base.facets, base.populations, False, False
+            text,
+            base.keys,
+            text_facets(heading) | base.facets,
+            base.populations,
+            False,
+            False,
+            figures=base.figures,
         )
         if len(_CONTEXT_CACHE) > 20_000:
             _CONTEXT_CACHE.clear()
@@ -249,6 +254,11 @@ class Candidate:
     def names(self, subject: Subject) -> bool:
         """Whether the unit itself names ``subject`` (full credit, not a part of it)."""
         return self.coverage.get(subject.surface, 0.0) >= 1.0
+
+    def speaks_of(self, subject: Subject) -> bool:
+        """Whether the unit, its source's title or its section heading names ``subject``, not
+        only another passage of its source."""
+        return self.coverage.get(subject.surface, 0.0) >= CONTEXT_CREDIT
 
     @property
     def has_number(self) -> bool:

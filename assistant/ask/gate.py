@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from assistant.ask.evidence import CONTEXT_CREDIT, Candidate, coverage, facet_credit
+from assistant.ask.evidence import Candidate, coverage, facet_credit
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
 from assistant.vocab.general import general_vocabulary
@@ -145,6 +145,12 @@ class Requirement:
         return self.population or (self.silent_population and self.close_chunk(settings))
 
 
+def chunk_cosine(c: Candidate) -> float:
+    """The cosine of the question with the candidate's whole chunk, as dense retrieval scored
+    it (0 for a chunk found by the lexical index alone)."""
+    return c.evidence.dense_score or 0.0
+
+
 def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) -> Requirement:
     """The sentence must cover enough of what the question names, its source (everything
     retrieved from it) most of it; its chunk must speak to the question's focused facet and
@@ -156,11 +162,7 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
     # source's title or its heading names it, not only another passage of the source (an
     # alemtuzumab dose does not answer "what is the rituximab regimen?")
     main = q.main
-    about_main = (
-        main is None
-        or main.cls != "intervention"
-        or c.coverage.get(main.surface, 0.0) >= CONTEXT_CREDIT
-    )
+    about_main = main is None or main.cls != "intervention" or c.speaks_of(main)
     facet = True
     if focused:
         facet = facet_credit(q, c) >= 0.5 and bool(set(focused) & c.chunk_facets) and about_main
@@ -186,7 +188,7 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
         population,
         answer_type,
         quantity,
-        c.evidence.dense_score or 0.0,
+        chunk_cosine(c),
         not named,
     )
 
@@ -254,9 +256,8 @@ def decide(a: Assessment, settings: ComposeSettings, *, semantic: bool = True) -
     best = max(meeting[:5], key=lambda c: c.score)
     signals["support"] = best.score
     signals["support_cosine"] = best.parts.get("cosine", 0.0)
-    signals["support_chunk_cosine"] = best.evidence.dense_score or 0.0
-    shortlist = {id(c) for c in meeting[:5]}
-    close = any(r.close_chunk(settings) for c, r in a.checked if id(c) in shortlist)
+    signals["support_chunk_cosine"] = chunk_cosine(best)
+    close = any(chunk_cosine(c) >= settings.gate_close_chunk_cosine for c in meeting[:5])
     if (
         semantic
         and not close

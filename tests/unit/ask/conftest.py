@@ -96,9 +96,9 @@ TEXTS: dict[str, list[str]] = {
 }
 
 
-def library_docs() -> list[tuple[SourceDoc, list[Chunk]]]:
+def library_docs(texts: dict[str, list[str]] = TEXTS) -> list[tuple[SourceDoc, list[Chunk]]]:
     out = []
-    for sid, lines in TEXTS.items():
+    for sid, lines in texts.items():
         doc = SourceDoc(
             source_id=sid,
             title=sid.replace("-", " "),
@@ -108,15 +108,17 @@ def library_docs() -> list[tuple[SourceDoc, list[Chunk]]]:
     return out
 
 
-def vocabulary() -> LibraryVocabulary:
-    rows = [(doc.source_id, source_terms_json(doc, chunks), "{}") for doc, chunks in library_docs()]
+def vocabulary(texts: dict[str, list[str]] = TEXTS) -> LibraryVocabulary:
+    rows = [
+        (doc.source_id, source_terms_json(doc, chunks), "{}") for doc, chunks in library_docs(texts)
+    ]
     return build_vocabulary(rows, "test")
 
 
-def idf() -> Idf:
+def idf(texts: dict[str, list[str]] = TEXTS) -> Idf:
     df: Counter[str] = Counter()
     n = 0
-    for _, chunks in library_docs():
+    for _, chunks in library_docs(texts):
         for chunk in chunks:
             n += 1
             df.update(set(lexical_tokens(chunk.text)))
@@ -129,6 +131,18 @@ def analyze() -> Callable[[str], QuestionProfile]:
     vocabulary (built from its texts the way ingest builds it)."""
     vocab, table = vocabulary(), idf()
     return lambda text: profile_question(text, vocab, table)
+
+
+@pytest.fixture(scope="session")
+def analyze_in() -> Callable[[dict[str, list[str]]], Callable[[str], QuestionProfile]]:
+    """``analyze_in(texts)(question)`` -> the question profile, read with the vocabulary of a
+    library made of ``texts`` ({source id: lines}) instead of the two-topic one."""
+
+    def library(texts: dict[str, list[str]]) -> Callable[[str], QuestionProfile]:
+        vocab, table = vocabulary(texts), idf(texts)
+        return lambda text: profile_question(text, vocab, table)
+
+    return library
 
 
 def terms_of(doc_id: str) -> dict:

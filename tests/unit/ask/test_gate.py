@@ -31,11 +31,20 @@ def evidence_of(texts: dict[str, list[str]]) -> tuple[list[Evidence], dict]:
     return out, units
 
 
-def decide(analyze: Analyze, question: str, texts: dict[str, list[str]]):  # noqa: ANN201
+def decide(  # noqa: ANN201
+    analyze: Analyze,
+    question: str,
+    texts: dict[str, list[str]],
+    chunk_cosine: float | None = None,
+    settings: ComposeSettings | None = None,
+):
+    """The gate's verdict on ``texts``; ``chunk_cosine`` sets every chunk's dense score."""
     evidence, units = evidence_of(texts)
+    if chunk_cosine is not None:
+        evidence = [e.model_copy(update={"dense_score": chunk_cosine}) for e in evidence]
     q = analyze(question)
     ranked = score_candidates(q, candidate_units(evidence, units), np.eye(DIM)[0])
-    return check(q, ranked, ComposeSettings())
+    return check(q, ranked, settings or ComposeSettings())
 
 
 LIBRARY = {
@@ -122,14 +131,13 @@ def test_the_support_threshold_applies_only_with_semantic_scores(analyze: Analyz
     assert check(q, ranked, strict, semantic=False).answerable
 
 
+CLOSE_AT_06 = ComposeSettings(gate_close_chunk_cosine=0.6)
+
+
 def _with_chunk_cosine(
     analyze: Analyze, question: str, texts: dict[str, list[str]], chunk_cosine: float
 ):  # noqa: ANN202
-    evidence, units = evidence_of(texts)
-    evidence = [e.model_copy(update={"dense_score": chunk_cosine}) for e in evidence]
-    q = analyze(question)
-    ranked = score_candidates(q, candidate_units(evidence, units), np.eye(DIM)[0])
-    return check(q, ranked, ComposeSettings(gate_close_chunk_cosine=0.6))
+    return decide(analyze, question, texts, chunk_cosine, CLOSE_AT_06)
 
 
 STUDY = {
