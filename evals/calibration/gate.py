@@ -5,8 +5,9 @@ is then re-decided for every combination of thresholds on a grid, which is cheap
 gate is a pure function of the ranked candidates. Items:
 
 - answerable: HLH gold dev, real-text gold dev, PubMedQA dev (500), MedQuAD dev (a seeded 300);
-- cannot-answer: the HLH and real-text dev items labelled so, the HLH development probes
-  (evals/calibration/abstention-probes.jsonl), and questions asked against another library's
+- cannot-answer: the HLH and real-text dev items labelled so, the development probes written
+  against three libraries (PROBES: the HLH, real-text and PubMedQA libraries; the first two also
+  hold answerable probes), and questions asked against another library's
   index (the real-text dev questions against the HLH library and the HLH dev questions against
   the real-text library: neither holds the other's subject).
 
@@ -49,6 +50,15 @@ GRID: dict[str, list[float]] = {
 }
 
 
+PROBES = {
+    "hlh": "abstention-probes.jsonl",
+    "realtext": "realtext-probes.jsonl",
+    "pubmedqa": "pubmedqa-probes.jsonl",
+}
+"""Development questions written against each library (see README.md), asked beside its dev
+split."""
+
+
 @dataclass
 class Case:
     group: str
@@ -87,10 +97,6 @@ def collect(settings: Settings, shared: Path, progress: bool) -> list[Case]:
     realtext = load_gold(GOLD / "realtext-gold.jsonl", shared)
     hlh_dev = select(hlh.items, "dev", None, 0)
     rt_dev = select(realtext.items, "dev", None, 0)
-    probes = [
-        EvalItem(id=f"probe-{i}", question=r["question"], should_abstain=bool(r["should_abstain"]))
-        for i, r in enumerate(read_jsonl(HERE / "abstention-probes.jsonl"))
-    ]
     cases: list[Case] = []
     libraries = {
         "hlh": prepare(settings, hlh, progress=progress),
@@ -98,8 +104,9 @@ def collect(settings: Settings, shared: Path, progress: bool) -> list[Case]:
     }
     chains = {name: AskChain(p.settings, p.library) for name, p in libraries.items()}
     cases += _cases(chains["hlh"], "hlh-dev", hlh_dev, progress)
-    cases += _cases(chains["hlh"], "hlh-probes", probes, progress)
+    cases += _cases(chains["hlh"], "hlh-probes", probes(PROBES["hlh"]), progress)
     cases += _cases(chains["realtext"], "realtext-dev", rt_dev, progress)
+    cases += _cases(chains["realtext"], "realtext-probes", probes(PROBES["realtext"]), progress)
     foreign = [
         EvalItem(id=f"x-{it.id}", question=it.question, turns=it.turns, should_abstain=True)
         for it in rt_dev
@@ -118,7 +125,17 @@ def collect(settings: Settings, shared: Path, progress: bool) -> list[Case]:
         chain = AskChain(prepared.settings, prepared.library)
         items = select(dataset.items, "dev", limit, 0)
         cases += _cases(chain, f"{name}-dev", items, progress)
+        if name in PROBES:
+            cases += _cases(chain, f"{name}-probes", probes(PROBES[name]), progress)
     return cases
+
+
+def probes(name: str) -> list[EvalItem]:
+    """A probe file of this folder (JSONL: question, should_abstain, note)."""
+    return [
+        EvalItem(id=f"probe-{i}", question=r["question"], should_abstain=bool(r["should_abstain"]))
+        for i, r in enumerate(read_jsonl(HERE / name))
+    ]
 
 
 def evaluate(cases: list[Case], compose: ComposeSettings) -> dict[str, dict[str, float]]:
