@@ -104,9 +104,9 @@ def collect(settings: Settings, shared: Path, progress: bool) -> list[Case]:
     }
     chains = {name: AskChain(p.settings, p.library) for name, p in libraries.items()}
     cases += _cases(chains["hlh"], "hlh-dev", hlh_dev, progress)
-    cases += _cases(chains["hlh"], "hlh-probes", probes(PROBES["hlh"]), progress)
+    cases += _cases(chains["hlh"], "hlh-probes", probes("hlh"), progress)
     cases += _cases(chains["realtext"], "realtext-dev", rt_dev, progress)
-    cases += _cases(chains["realtext"], "realtext-probes", probes(PROBES["realtext"]), progress)
+    cases += _cases(chains["realtext"], "realtext-probes", probes("realtext"), progress)
     foreign = [
         EvalItem(id=f"x-{it.id}", question=it.question, turns=it.turns, should_abstain=True)
         for it in rt_dev
@@ -126,15 +126,16 @@ def collect(settings: Settings, shared: Path, progress: bool) -> list[Case]:
         items = select(dataset.items, "dev", limit, 0)
         cases += _cases(chain, f"{name}-dev", items, progress)
         if name in PROBES:
-            cases += _cases(chain, f"{name}-probes", probes(PROBES[name]), progress)
+            cases += _cases(chain, f"{name}-probes", probes(name), progress)
     return cases
 
 
-def probes(name: str) -> list[EvalItem]:
-    """A probe file of this folder (JSONL: question, should_abstain, note)."""
+def probes(library: str) -> list[EvalItem]:
+    """The probes written against ``library`` (a key of PROBES; JSONL: question, should_abstain,
+    note)."""
     return [
         EvalItem(id=f"probe-{i}", question=r["question"], should_abstain=bool(r["should_abstain"]))
-        for i, r in enumerate(read_jsonl(HERE / name))
+        for i, r in enumerate(read_jsonl(HERE / PROBES[library]))
     ]
 
 

@@ -5,7 +5,6 @@ abstract (checked against ../shared, skipped without it)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -35,7 +34,7 @@ def test_probe_file_loads_with_both_kinds(library: str) -> None:
         assert isinstance(row.get("should_abstain"), bool), (i, row)
         if library != "hlh":  # the first probes predate notes; later ones say what was checked
             assert isinstance(row.get("note"), str) and row["note"].strip(), (i, row)
-    items = probes(PROBES[library])
+    items = probes(library)
     assert len(items) == len(rows) >= 40
     assert any(it.should_abstain for it in items)
     questions = [" ".join(it.question.lower().split()) for it in items]
@@ -43,17 +42,10 @@ def test_probe_file_loads_with_both_kinds(library: str) -> None:
 
 
 def test_realtext_probes_do_not_reword_a_test_question() -> None:
-    tests = [
-        json.loads(line)["question"]
-        for line in REALTEXT_GOLD.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line)["split"] == "test"
-    ]
+    tests = [r["question"] for r in read_jsonl(REALTEXT_GOLD) if r["split"] == "test"]
     assert tests
     close = [
-        (p.question, t)
-        for p in probes(PROBES["realtext"])
-        for t in tests
-        if _jaccard(p.question, t) >= 0.4
+        (p.question, t) for p in probes("realtext") for t in tests if _jaccard(p.question, t) >= 0.4
     ]
     assert not close, close
 
