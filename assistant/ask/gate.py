@@ -32,6 +32,7 @@ from enum import StrEnum
 from assistant.ask.evidence import Candidate, coverage, facet_credit
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
+from assistant.text import numbers
 from assistant.vocab.general import general_vocabulary
 
 
@@ -57,6 +58,51 @@ _QUANTITY_RE = re.compile(
     r"\b(\d+(?:\.\d+)?)-(year|month|week|day|hour)\b|\b(day|week|month|year)\s+(\d+)\b",
     re.IGNORECASE,
 )
+
+
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80"}
+_NUMBER_WORD_RE = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
+_UNIT = (
+    r"(?:years?|months?|weeks?|days?|hours?|h|minutes?|min|mg|g|mcg|\u00b5g|kg|ml|cm|mm|gy|"
+    r"units?|iu|%|percent|per ?cent)"
+)
+_SPAN_RE = re.compile(
+    rf"(?<![\w.,])(\d+(?:\.\d+)?)(?:\s*(?:-|\u2013|to|or)\s*\d+(?:\.\d+)?)?\s*-?\s*{_UNIT}(?![a-z])|"
+    r"\baged?\s+(\d+)\b",
+    re.IGNORECASE,
+)
+
+
+def spelled_numbers(text: str) -> str:
+    """``text`` with the number words one to twenty (and the tens to eighty) as digits."""
+    return _NUMBER_WORD_RE.sub(lambda m: _NUMBER_WORDS[m.group(0).lower()], text)
+
+
+def stated_spans(text: str) -> dict[str, str]:
+    """The numbers a question binds to a unit ("75 years or older", "eight weeks", "five-year",
+    "500 mg/day", "aged 70"), each with the phrase: a near miss often changes just that. A bare
+    number ("my sugar is 60", "I'm 68") is the asker's own reading, not a qualifier."""
+    out: dict[str, str] = {}
+    for m in _SPAN_RE.finditer(spelled_numbers(text)):
+        number = m.group(1) or m.group(2)
+        out.setdefault(number, m.group(0).strip())
+    return out
+
+
+def source_numbers(ranked: list[Candidate]) -> dict[str, set[str]]:
+    """Every number written in what was retrieved from each source (its chunks and title), the
+    number words as digits."""
+    texts: dict[str, dict[str, str]] = {}
+    for c in ranked:
+        chunks = texts.setdefault(c.source_id, {"": c.evidence.source.title or ""})
+        chunks[c.evidence.chunk.chunk_id] = c.evidence.chunk.text
+    return {sid: numbers(spelled_numbers(" ".join(t.values()))) for sid, t in texts.items()}
 
 
 def quantities(text: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -108,6 +154,8 @@ class Requirement:
     section heading included), as dense retrieval scored it."""
     silent_population: bool = False
     """Neither the chunk nor what was retrieved from its source names any population."""
+    spans_held: bool = True
+    """Its source states every number the question binds to a unit ("after 10 years")."""
 
     def close_chunk(self, settings: ComposeSettings) -> bool:
         """Whether the passage's chunk as a whole is about exactly what the question asks (a
@@ -139,6 +187,7 @@ class Requirement:
             and self.population_met(settings)
             and self.answer_type
             and self.quantity
+            and self.spans_held
         )
 
     def population_met(self, settings: ComposeSettings) -> bool:
@@ -151,10 +200,16 @@ def chunk_cosine(c: Candidate) -> float:
     return c.evidence.dense_score or 0.0
 
 
-def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) -> Requirement:
+def requirement(
+    q: QuestionProfile,
+    c: Candidate,
+    only: set[str] | None = None,
+    held: dict[str, set[str]] | None = None,
+) -> Requirement:
     """The sentence must cover enough of what the question names, its source (everything
     retrieved from it) most of it; its chunk must speak to the question's focused facet and
-    population; the sentence itself must state the quantity the question asks for."""
+    population; the sentence itself must state the quantity the question asks for, and its
+    source every number the question binds to a unit (``held``: the numbers of each source)."""
     # a yes/no question about a finding ("does X prevent Y?") is answered by the study of X
     # and Y whatever words it measures Y with; a wh-question needs a passage on its facet
     focused = [] if q.yes_no else q.focused
@@ -190,6 +245,7 @@ def requirement(q: QuestionProfile, c: Candidate, only: set[str] | None = None) 
         quantity,
         chunk_cosine(c),
         not named,
+        set(stated_spans(q.text)) <= (held or {}).get(c.source_id, set()),
     )
 
 
@@ -224,8 +280,9 @@ def assess(q: QuestionProfile, ranked: list[Candidate], window: int) -> Assessme
         "best_cosine": max((c.parts.get("cosine", 0.0) for c in ranked), default=0.0),
     }
     top = ranked[:window]
-    checked = [(c, requirement(q, c)) for c in top]
-    sides = [[(c, requirement(q, c, side)) for c in top] for side in comparison_sides(q)]
+    held = source_numbers(ranked) if stated_spans(q.text) else {}
+    checked = [(c, requirement(q, c, held=held)) for c in top]
+    sides = [[(c, requirement(q, c, side, held)) for c in top] for side in comparison_sides(q)]
     if checked:
         signals["best_unit_cover"] = max(r.unit_cover for _, r in checked)
         signals["best_source_cover"] = max(r.source_cover for _, r in checked)
@@ -317,6 +374,14 @@ def _refusal(
             False,
             Reason.FACET_MISSING,
             f"the library has no evidence on the {facet} of {main}",
+            signals,
+        )
+    if not any(r.spans_held for _, r in covering):
+        spans = ", ".join(stated_spans(q.text).values())
+        return Answerability(
+            False,
+            Reason.QUANTITY_MISSING,
+            f"the library has nothing on {spans} for {main}",
             signals,
         )
     if not any(r.quantity for _, r in covering):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.ask.evidence import candidate_units, score_candidates
-from assistant.ask.gate import Reason, check
+from assistant.ask.gate import Reason, check, stated_spans
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
 from assistant.types import Chunk, Evidence, SourceRef
@@ -196,3 +196,32 @@ def test_a_dose_of_another_treatment_in_the_same_source_does_not_answer(analyze:
         analyze, "What dose of etoposide is used in adults with secondary HLH?", series
     )
     assert etoposide.answerable, (etoposide.reason, etoposide.detail)
+
+
+def test_a_number_bound_to_a_unit_must_be_in_the_source(analyze: Analyze) -> None:
+    """A near miss that changes a span, an age or a dose ("after eight weeks", "aged 75") is
+    refused when no source states that number; the same question on the span the source states
+    passes, and a bare number (the asker's own age) asks for nothing."""
+    weeks = decide(analyze, "Did pregabalin ease neuropathic pain over eight weeks?", STUDY)
+    assert not weeks.answerable and weeks.reason is Reason.QUANTITY_MISSING
+    assert "8 weeks" in weeks.detail
+    stated = decide(analyze, "Did pregabalin ease neuropathic pain over twelve weeks?", STUDY)
+    assert stated.answerable, (stated.reason, stated.detail)
+    own_age = decide(analyze, "I'm 68. Does pregabalin ease neuropathic pain?", STUDY)
+    assert own_age.answerable, (own_age.reason, own_age.detail)
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("in patients aged 75 years or older", {"75"}),
+        ("taken for eight weeks or longer", {"8"}),
+        ("the five-year recurrence of tumours larger than 7 cm", {"5", "7"}),
+        ("doses above 500 mg/day", {"500"}),
+        ("my sugar is 60, what should I eat?", set()),
+        ("type 2 diabetes and COVID-19", set()),
+        ("HLH-2004 criteria at 1 year", {"1"}),
+    ],
+)
+def test_stated_spans(text: str, spans: set[str]) -> None:
+    assert set(stated_spans(text)) == spans

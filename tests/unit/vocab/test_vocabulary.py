@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from assistant.config import ChunkingSettings
 from assistant.ingest.chunking import chunk_document
 from assistant.types import DocSection, SourceDoc
@@ -121,3 +123,18 @@ def test_a_schedule_question_naming_its_period_needs_a_schedule_of_that_period()
         assert not per_day.search(text), text
     any_period = schedule.expected("How often should the injections be given?")
     assert any_period is not None and any_period.search("Injections may be given monthly.")
+
+
+@pytest.mark.parametrize(
+    ("text", "older"),
+    [
+        ("men aged >/= 65 years with localized disease", True),
+        ("patients aged 75 years or older", True),
+        ("women older than 70 years", True),
+        ("children aged 6 to 65 months", False),
+        ("adults aged 65", False),
+        ("infusions over 60 minutes", False),
+    ],
+)
+def test_an_age_threshold_names_older_adults(text: str, older: bool) -> None:
+    assert ("older adults" in general_vocabulary().populations_of(text)) is older
