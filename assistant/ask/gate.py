@@ -224,11 +224,7 @@ def requirement(
         if facet and "dosing" in focused and not q.answer_types:
             facet = bool(DOSE_RE.search(c.text))
     named = c.chunk_populations | c.source_populations
-    population = not q.populations or bool(set(q.populations) & named)
-    if not population:
-        defaults = {n for n, p in general_vocabulary().populations.items() if p.default}
-        # "in adults" is met by a text that studied nobody else
-        population = set(q.populations) <= defaults and not c.chunk_populations - defaults
+    population = population_named(q.populations, c.chunk_populations, named)
     answer_type = all(pattern.search(c.text) for _, pattern in q.answer_types) and (
         not q.answer_types or about_main
     )
@@ -247,6 +243,21 @@ def requirement(
         not named,
         set(stated_spans(q.text)) <= (held or {}).get(c.source_id, set()),
     )
+
+
+def population_named(wanted: list[str], in_chunk: frozenset[str], named: frozenset[str]) -> bool:
+    """Whether a passage speaks of every population the question names ("pregnant women" in
+    "pregnant patients": a population implies others), and "in adults" of a text that studied
+    nobody else."""
+    if not wanted:
+        return True
+    populations = general_vocabulary().populations
+    defaults = {n for n, p in populations.items() if p.default}
+    implied = set().union(*(populations[p].implies for p in wanted if p in populations))
+    specific = set(wanted) - implied - defaults
+    if specific:
+        return specific <= named
+    return bool(set(wanted) & named) or (set(wanted) <= defaults and not in_chunk - defaults)
 
 
 def comparison_sides(q: QuestionProfile) -> list[set[str]]:

@@ -27,6 +27,8 @@ class Population:
     pattern: re.Pattern[str]
     phrase: str
     default: bool = False
+    implies: frozenset[str] = frozenset()
+    """Populations a text on this one need not name ("pregnancy" is about women)."""
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,11 @@ def general_vocabulary() -> GeneralVocabulary:
         },
         populations={
             name: Population(
-                name, compile_patterns(spec["patterns"]), spec["phrase"], bool(spec.get("default"))
+                name,
+                compile_patterns(spec["patterns"]),
+                spec["phrase"],
+                bool(spec.get("default")),
+                frozenset(spec.get("implies", [])),
             )
             for name, spec in raw["populations"].items()
         },

@@ -225,3 +225,34 @@ def test_a_number_bound_to_a_unit_must_be_in_the_source(analyze: Analyze) -> Non
 )
 def test_stated_spans(text: str, spans: set[str]) -> None:
     assert set(stated_spans(text)) == spans
+
+
+def test_every_population_the_question_names_must_be_spoken_of(analyze: Analyze) -> None:
+    """ "pregnant women" is not answered by a study of women, nor "Asian and white people" by a
+    study of white people; a population implies the ones it belongs to (pregnancy: women)."""
+    women = {
+        "pregabalin-women": [
+            "In 60 women with neuropathic pain, pregabalin therapy eased pain in 41 patients.",
+        ]
+    }
+    pregnant = decide(analyze, "Does pregabalin ease neuropathic pain in pregnant women?", women)
+    assert not pregnant.answerable and pregnant.reason is Reason.POPULATION_MISSING
+    assert decide(analyze, "Does pregabalin ease neuropathic pain in women?", women).answerable
+    pregnancy = {
+        "pregabalin-pregnancy": [
+            "In 60 pregnant patients with neuropathic pain, pregabalin therapy eased pain in 41.",
+        ]
+    }
+    verdict = decide(analyze, "Does pregabalin ease neuropathic pain in pregnant women?", pregnancy)
+    assert verdict.answerable, (verdict.reason, verdict.detail)
+    white = {
+        "glaucoma-race": [
+            "Glaucoma is more common in African Americans than in white people.",
+        ]
+    }
+    asian = decide(
+        analyze, "Is glaucoma more common in Asian Americans than in white people?", white
+    )
+    assert not asian.answerable and asian.reason is Reason.POPULATION_MISSING
+    black = decide(analyze, "Is glaucoma more common in African Americans than in whites?", white)
+    assert black.answerable, (black.reason, black.detail)
