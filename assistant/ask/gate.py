@@ -11,7 +11,9 @@ the gate asks what the question requires and whether one retrieved passage provi
    and section heading, or elsewhere in its source) while its source covers most of it; its
    chunk speaks to the question's focused facet and population; and when the question asks
    for a quantity ("how many minutes", "what percentage", "how much does it cost") or hinges on
-   a time span ("10-year"), the sentence states one. A passage whose whole chunk is close to
+   a time span ("10-year"), the sentence states one; a number the question binds to a unit
+   ("aged 75 years", "eight weeks", "500 mg/day") is written somewhere in its source; and it
+   speaks of every population the question names ("pregnant women", not only "women"). A passage whose whole chunk is close to
    the question (a study of exactly this, in other words: PubMedQA questions paraphrase their
    abstract's title) covers what it names without the word cover, and a population its source
    never names is not held against it; a wh-question on a treatment's facet or quantity needs
