@@ -13,11 +13,12 @@ the gate asks what the question requires and whether one retrieved passage provi
    for a quantity ("how many minutes", "what percentage", "how much does it cost") or hinges on
    a time span ("10-year"), the sentence states one; a number the question binds to a unit
    ("aged 75 years", "eight weeks", "500 mg/day") is written somewhere in its source; and it
-   speaks of every population the question names ("pregnant women", not only "women"). A passage whose whole chunk is close to
-   the question (a study of exactly this, in other words: PubMedQA questions paraphrase their
-   abstract's title) covers what it names without the word cover, and a population its source
-   never names is not held against it; a wh-question on a treatment's facet or quantity needs
-   a passage whose sentence, title or heading names that treatment;
+   speaks of every population the question names ("pregnant women", not only "women"). A
+   passage whose whole chunk is close to the question (a study of exactly this, in other
+   words: PubMedQA questions paraphrase their abstract's title) covers what it names without
+   the word cover, and a population its source never names is not held against it; a
+   wh-question on a treatment's facet or quantity needs a passage whose sentence, title or
+   heading names that treatment;
 3. that passage scores well enough overall (semantic similarity, coverage, facet, role),
    unless its chunk is that close to the question. Nothing else is waived.
 
@@ -211,7 +212,8 @@ def requirement(
     """The sentence must cover enough of what the question names, its source (everything
     retrieved from it) most of it; its chunk must speak to the question's focused facet and
     population; the sentence itself must state the quantity the question asks for, and its
-    source every number the question binds to a unit (``held``: the numbers of each source)."""
+    source every number the question binds to a unit (``held``: the numbers of each source; not
+    checked without it)."""
     # a yes/no question about a finding ("does X prevent Y?") is answered by the study of X
     # and Y whatever words it measures Y with; a wh-question needs a passage on its facet
     focused = [] if q.yes_no else q.focused
@@ -243,7 +245,7 @@ def requirement(
         quantity,
         chunk_cosine(c),
         not named,
-        set(stated_spans(q.text)) <= (held or {}).get(c.source_id, set()),
+        held is None or set(stated_spans(q.text)) <= held.get(c.source_id, set()),
     )
 
 
