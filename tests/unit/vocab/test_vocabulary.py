@@ -138,3 +138,17 @@ def test_a_schedule_question_naming_its_period_needs_a_schedule_of_that_period()
 )
 def test_an_age_threshold_names_older_adults(text: str, older: bool) -> None:
     assert ("older adults" in general_vocabulary().populations_of(text)) is older
+
+
+def test_how_often_asks_for_a_schedule_only_of_something_done() -> None:
+    """ "How often are the injections given?" asks for a schedule; "how often do children have
+    X?" asks how common X is, which no schedule answers."""
+    kinds = general_vocabulary().answer_types
+
+    def asked(question: str) -> set[str]:
+        return {t.name for t in kinds if t.expected(question) is not None}
+
+    assert asked("How often are the eye injections given?") == {"schedule"}
+    assert asked("How often do I need to check my blood sugar?") == {"schedule"}
+    assert asked("How often should I get my eyes checked?") == {"schedule"}
+    assert asked("How often do young children have retinal bleeding after a seizure?") == set()
