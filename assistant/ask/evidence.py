@@ -71,6 +71,14 @@ _ANAPHORA = re.compile(
     r"other (?:types|forms|kinds|causes|symptoms)|others|another)\b",
     re.IGNORECASE,
 )
+_LEAD_IN_ANAPHORA = re.compile(
+    r"^[^,.;:]{3,60},\s+(?:it|they)\s+"
+    r"(?!is\b|was\b|(?:may|can|could|might|will|would|should) be\b)[a-z]+\b",
+    re.IGNORECASE,
+)
+"""A pronoun subject after a lead-in phrase ("In people with dry eye, it may reduce ..."): as
+unresolved as one that opens the sentence. "It is" and "it may be" are left alone, as they
+often refer to nothing ("In children, it is important to ...")."""
 _TABLE_TITLE = re.compile(r"^(?:table|figure|fig\.?|supplementary)\s*[\dIVX]", re.IGNORECASE)
 _DEFINITION = re.compile(
     r"^[A-Z][\w'(),/ -]{0,80}?\s(?:is|are|refers to|means)\s(?:a|an|the|one)\b"
@@ -169,7 +177,8 @@ def unit_info(text: str) -> UnitInfo:
             keys=_keys(stripped),
             facets=text_facets(stripped),
             populations=frozenset(general_vocabulary().populations_of(stripped)),
-            anaphoric=bool(_ANAPHORA.match(stripped)) and not _LIST_UNIT.match(stripped),
+            anaphoric=bool(_ANAPHORA.match(stripped) or _LEAD_IN_ANAPHORA.match(stripped))
+            and not _LIST_UNIT.match(stripped),
             fragment=(
                 len(stripped.split()) < MIN_WORDS
                 or stripped.endswith(":")
@@ -281,17 +290,21 @@ def candidate_units(
                 continue
             text, quote, restored = info.text, info.text, False
             if info.anaphoric:
-                previous = unit_info(lines[i - 1]) if i > 0 else None
-                if previous is not None and not (previous.fragment or previous.anaphoric):
+                previous = _antecedent(lines, i)
+                if previous is not None:
                     text = f"{previous.text} {info.text}"
-                    quote = f"{previous.text}\n{info.text}"
+                    quote = f"{previous.quote}\n{info.text}"
                 elif (topic := _topic_title(item.source.title)) is not None:
                     text = f"{topic}: {info.text}"  # a page about one topic: "It" is the topic
                 else:
                     continue
                 if len(text.split()) > MAX_RESTORED_WORDS:
                     continue
-                info = _merged(previous, info, text) if quote != info.text else info
+                info = (
+                    _merged(previous.info if previous else None, info, text)
+                    if quote != info.text
+                    else info
+                )
                 restored = True
             key = (item.source.source_id, text)
             if key in seen:
@@ -302,6 +315,33 @@ def candidate_units(
                 role = "directory"
             out.append(Candidate(text, item, i, role, vector, info, restored, quote))
     return out
+
+
+@dataclass(frozen=True)
+class _Antecedent:
+    text: str
+    quote: str
+    info: UnitInfo
+
+
+def _antecedent(lines: list[str], i: int) -> _Antecedent | None:
+    """The sentences before an anaphoric unit that say what it refers to: the one before it,
+    or, when that one is anaphoric too ("..., it may reduce damage. It may take months"), the
+    two before it; None when they are fragments or the chain goes further back."""
+    if i == 0:
+        return None
+    first = unit_info(lines[i - 1])
+    if first.fragment:
+        return None
+    if not first.anaphoric:
+        return _Antecedent(first.text, first.text, first)
+    if i < 2:
+        return None
+    second = unit_info(lines[i - 2])
+    if second.fragment or second.anaphoric:
+        return None
+    text = f"{second.text} {first.text}"
+    return _Antecedent(text, f"{second.text}\n{first.text}", _merged(second, first, text))
 
 
 MAX_TOPIC_TITLE_WORDS = 6

@@ -57,6 +57,30 @@ def test_fragments_are_never_quoted_and_anaphora_is_restored(chunk, build) -> No
     ) in texts
 
 
+def test_a_pronoun_after_a_lead_in_is_restored_and_a_chain_of_two_goes_back_two(
+    chunk,  # noqa: ANN001
+    build,  # noqa: ANN001
+) -> None:
+    first = "Cyclosporine is a prescription eye drop for some kinds of dry eye."
+    second = "In people with dry eye, it may reduce damage to the cornea."
+    third = "It may take three to six months of twice-daily use to work."
+    evidence, units = build(
+        chunk(
+            "a",
+            title="A long article title about dry eye in older people and its care",
+            lines=[first, second, third, "In children, it is important to check the eyes."],
+        )
+    )
+    by_text = {c.text: c for c in candidate_units(evidence, units)}
+    assert second not in by_text  # "it" after a lead-in is as unresolved as an opening "It"
+    assert f"{first} {second}" in by_text
+    chained = by_text[f"{first} {second} {third}"]
+    assert chained.quote == f"{first}\n{second}\n{third}"
+    assert chained.restored
+    # "it is important to ..." refers to nothing: quoted as it stands
+    assert "In children, it is important to check the eyes." in by_text
+
+
 def test_on_a_page_about_one_topic_an_opener_refers_to_the_topic(chunk, build) -> None:  # noqa: ANN001
     evidence, units = build(chunk("glaucoma", ["It often has no symptoms at first."]))
     [candidate] = candidate_units(evidence, units)
