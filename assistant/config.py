@@ -174,6 +174,14 @@ class ComposeSettings(_Section):
         "dense retrieval cosine) covers what it names, and a population its source never names "
         "is not held against it (1.01 turns this off).",
     )
+    gate_together_chunk_cosine: float = Field(
+        0.5,
+        ge=-1,
+        le=1.01,
+        description="A question naming two or more treatments or conditions needs a passage "
+        "whose chunk names at least two of them, unless the chunk is at least this close to the "
+        "question (-1 turns the requirement off).",
+    )
     gate_min_support: float = Field(
         0.5, ge=0, le=1, description="Refuse when the best covering passage scores below this."
     )

@@ -32,10 +32,10 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from assistant.ask.evidence import Candidate, coverage, facet_credit
+from assistant.ask.evidence import CONTEXT_CREDIT, Candidate, coverage, facet_credit
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
-from assistant.text import numbers
+from assistant.text import STOPWORDS, numbers
 from assistant.vocab.general import general_vocabulary
 
 
@@ -159,6 +159,10 @@ class Requirement:
     """Neither the chunk nor what was retrieved from its source names any population."""
     spans_held: bool = True
     """Its source states every number the question binds to a unit ("after 10 years")."""
+    together: bool = True
+    """Its chunk names two of the treatments and conditions the question names, if it names
+    two or more ("can metformin give me diarrhea?" is not answered by a metformin passage and a
+    diarrhea passage of one page)."""
 
     def close_chunk(self, settings: ComposeSettings) -> bool:
         """Whether the passage's chunk as a whole is about exactly what the question asks (a
@@ -191,7 +195,11 @@ class Requirement:
             and self.answer_type
             and self.quantity
             and self.spans_held
+            and self.together_met(settings)
         )
+
+    def together_met(self, settings: ComposeSettings) -> bool:
+        return self.together or self.chunk_cosine >= settings.gate_together_chunk_cosine
 
     def population_met(self, settings: ComposeSettings) -> bool:
         return self.population or (self.silent_population and self.close_chunk(settings))
@@ -208,6 +216,7 @@ def requirement(
     c: Candidate,
     only: set[str] | None = None,
     held: dict[str, set[str]] | None = None,
+    chunk_keys: dict[str, frozenset[str]] | None = None,
 ) -> Requirement:
     """The sentence must cover enough of what the question names, its source (everything
     retrieved from it) most of it; its chunk must speak to the question's focused facet and
@@ -246,7 +255,45 @@ def requirement(
         chunk_cosine(c),
         not named,
         held is None or set(stated_spans(q.text)) <= held.get(c.source_id, set()),
+        chunk_keys is None or _together(q, c, subjects, chunk_keys),
     )
+
+
+TOGETHER_CLASSES = ("intervention", "condition")
+TOGETHER_MIN_WEIGHT = 3.0
+"""The subjects that must be named together: treatments and conditions at least this specific
+in the library (an IDF of 3: rarer than one source in twenty)."""
+
+
+def _together(
+    q: QuestionProfile, c: Candidate, subjects: set[str], chunk_keys: dict[str, frozenset[str]]
+) -> bool:
+    heavy = [
+        s
+        for s in q.subjects
+        if s.surface in subjects and s.cls in TOGETHER_CLASSES and s.weight >= TOGETHER_MIN_WEIGHT
+    ]
+    if len(heavy) < 2:
+        return True
+    keys = chunk_keys.get(c.evidence.chunk.chunk_id, c.keys | c.context.keys)
+    named = sum(
+        1
+        for s in heavy
+        if c.coverage.get(s.surface, 0.0) >= CONTEXT_CREDIT
+        or any(
+            (wanted := {k for k in alt if k not in STOPWORDS}) and wanted <= keys
+            for alt in s.alternatives
+        )
+    )
+    return named >= 2
+
+
+def chunk_keys(ranked: list[Candidate]) -> dict[str, frozenset[str]]:
+    """The word keys of every retrieved chunk: its units', its title's and its heading's."""
+    out: dict[str, set[str]] = {}
+    for c in ranked:
+        out.setdefault(c.evidence.chunk.chunk_id, set()).update(c.keys | c.context.keys)
+    return {cid: frozenset(keys) for cid, keys in out.items()}
 
 
 def population_named(wanted: list[str], in_chunk: frozenset[str], named: frozenset[str]) -> bool:
@@ -296,8 +343,11 @@ def assess(q: QuestionProfile, ranked: list[Candidate], window: int) -> Assessme
     }
     top = ranked[:window]
     held = source_numbers(ranked) if stated_spans(q.text) else {}
-    checked = [(c, requirement(q, c, held=held)) for c in top]
-    sides = [[(c, requirement(q, c, side, held)) for c in top] for side in comparison_sides(q)]
+    keys = chunk_keys(ranked)
+    checked = [(c, requirement(q, c, held=held, chunk_keys=keys)) for c in top]
+    sides = [
+        [(c, requirement(q, c, side, held, keys)) for c in top] for side in comparison_sides(q)
+    ]
     if checked:
         signals["best_unit_cover"] = max(r.unit_cover for _, r in checked)
         signals["best_source_cover"] = max(r.source_cover for _, r in checked)
@@ -377,6 +427,11 @@ def _refusal(
             detail = f"no passage of the library speaks of {' and '.join(named[:3])} together"
         else:
             detail = f"no passage of the library speaks of {main} closely enough"
+        return Answerability(False, Reason.SUBJECTS_APART, detail, signals)
+    covering = [(c, r) for c, r in covering if r.together_met(settings)]
+    if not covering:
+        named = [s.surface for s in q.subjects if s.known and s.cls in TOGETHER_CLASSES]
+        detail = f"no passage of the library speaks of {' and '.join(named[:3])} together"
         return Answerability(False, Reason.SUBJECTS_APART, detail, signals)
     if not any(r.population_met(settings) for _, r in covering):
         who = " or ".join(q.populations)

@@ -45,6 +45,7 @@ GRID: dict[str, list[float]] = {
     "gate_close_cosine": [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01],
     "gate_close_source_cover": [0.1, 0.2, 0.3, 0.4, 0.5],
     "gate_close_chunk_cosine": [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 1.01],
+    "gate_together_chunk_cosine": [-1.0, 0.4, 0.45, 0.5, 0.55, 0.6, 1.01],
     "gate_min_support": [0.4, 0.5, 0.55],
     "gate_min_cosine": [0.2, 0.3, 0.4],
 }

@@ -256,3 +256,38 @@ def test_every_population_the_question_names_must_be_spoken_of(analyze: Analyze)
     assert not asian.answerable and asian.reason is Reason.POPULATION_MISSING
     black = decide(analyze, "Is glaucoma more common in African Americans than in whites?", white)
     assert black.answerable, (black.reason, black.detail)
+
+
+def _pages() -> dict[str, list[str]]:
+    pages = {
+        "metformin": [
+            "Metformin lowers the amount of glucose the liver makes in people with diabetes.",
+            "People taking metformin seldom have low blood sugar from it alone.",
+        ],
+        "nerve-damage": [
+            "Nerve damage in the gut can cause diarrhea or constipation.",
+            "Diarrhea at night is common in people with nerve damage from diabetes.",
+        ],
+    }
+    # enough other pages that a word of one page is specific (IDF above 3)
+    for i in range(30):
+        pages[f"page-{i}"] = [f"Regular exercise helps people with diabetes stay well, part {i}."]
+    return pages
+
+
+def test_a_treatment_and_a_condition_must_be_named_together(
+    analyze_in: Callable[[dict[str, list[str]]], Analyze],
+) -> None:
+    """Every word of "can metformin give me diarrhea?" is in the library, on two pages that never
+    meet; a chunk naming both answers it, and so does one close to the question as a whole."""
+    pages = _pages()
+    ask = analyze_in(pages)
+    question = "Can metformin give me diarrhea or an upset stomach?"
+    apart = decide(ask, question, pages)
+    assert not apart.answerable and apart.reason is Reason.SUBJECTS_APART
+    assert "metformin and diarrhea" in apart.detail
+    together = dict(pages, both=["Metformin can cause diarrhea or an upset stomach at first."])
+    verdict = decide(ask, question, together)
+    assert verdict.answerable, (verdict.reason, verdict.detail)
+    close = decide(ask, question, pages, chunk_cosine=0.7)
+    assert close.answerable, (close.reason, close.detail)
