@@ -137,6 +137,27 @@ def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER_RE.findall(text)}
 
 
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
+"""The numbers 0 to 20 in words, each at its own index."""
+_NUMBER_WORD_VALUES = {w: str(i) for i, w in enumerate(NUMBER_WORDS)} | {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+}
+_NUMBER_WORD_RE = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORD_VALUES)})\b", re.IGNORECASE)
+
+
+def spelled_numbers(text: str) -> str:
+    """``text`` with the number words zero to twenty (and the tens to eighty) as digits."""
+    return _NUMBER_WORD_RE.sub(lambda m: _NUMBER_WORD_VALUES[m.group(0).lower()], text)
+
+
 @lru_cache(maxsize=1)
 def _stemmer():  # type: ignore[no-untyped-def]
     import Stemmer

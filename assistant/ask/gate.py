@@ -35,7 +35,7 @@ from enum import StrEnum
 from assistant.ask.evidence import CONTEXT_CREDIT, Candidate, coverage, facet_credit
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
-from assistant.text import STOPWORDS, numbers
+from assistant.text import STOPWORDS, numbers, spelled_numbers
 from assistant.vocab.general import general_vocabulary
 
 
@@ -63,14 +63,6 @@ _QUANTITY_RE = re.compile(
 )
 
 
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-} | {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80"}
-_NUMBER_WORD_RE = re.compile(rf"\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _UNIT = (
     r"(?:years?|months?|weeks?|days?|hours?|h|minutes?|min|mg|g|mcg|\u00b5g|kg|ml|cm|mm|gy|"
     r"units?|iu|%|percent|per ?cent)"
@@ -80,11 +72,6 @@ _SPAN_RE = re.compile(
     r"\baged?\s+(\d+)\b",
     re.IGNORECASE,
 )
-
-
-def spelled_numbers(text: str) -> str:
-    """``text`` with the number words one to twenty (and the tens to eighty) as digits."""
-    return _NUMBER_WORD_RE.sub(lambda m: _NUMBER_WORDS[m.group(0).lower()], text)
 
 
 def stated_spans(text: str) -> dict[str, str]:

@@ -22,13 +22,10 @@ from assistant.ask.evidence import Candidate
 from assistant.ask.glossary import plain_design
 from assistant.ask.question import QuestionProfile
 from assistant.ingest.records import Effect, EvidenceRecord
+from assistant.text import NUMBER_WORDS
 from assistant.types import EVIDENCE_RANK, GUIDANCE_TYPES, EvidenceRow
 from assistant.vocab.general import general_vocabulary
 
-NUMBER_WORDS = (
-    "no one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
 NOT_STUDIES = frozenset({"patient-information", *GUIDANCE_TYPES})
 OBSERVATIONAL = frozenset(
     {
@@ -64,6 +61,8 @@ def placeholder(source_id: str) -> str:
 
 
 def count_word(n: int) -> str:
+    if n == 0:
+        return "no"
     return NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
 
 
