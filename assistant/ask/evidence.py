@@ -237,9 +237,10 @@ class Candidate:
     """Per subject surface (and "~key" per qualifier): the credit this candidate gives it."""
     source_coverage: dict[str, float] = field(default_factory=dict)
     """The same, for everything retrieved from the candidate's source (its title included)."""
+    chunk_keys: frozenset[str] = frozenset()
     chunk_facets: frozenset[str] = frozenset()
     chunk_populations: frozenset[str] = frozenset()
-    """Facets and populations its chunk (any unit, the title, the heading) speaks of."""
+    """Word keys, facets and populations of its chunk (any unit, the title, the heading)."""
     source_populations: frozenset[str] = frozenset()
     """Populations everything retrieved from its source speaks of (a study names whom it
     studied once, in its methods; its results need not repeat it)."""
@@ -474,12 +475,15 @@ def score_candidates(
             for c, sim in zip(have, sims, strict=True):
                 c.parts["cosine"] = float(sim)
     source_keys: dict[str, set[str]] = {}
+    chunk_keys: dict[str, set[str]] = {}
     chunk_facets: dict[str, set[str]] = {}
     chunk_populations: dict[str, set[str]] = {}
     source_populations: dict[str, set[str]] = {}
     for c in candidates:
-        source_keys.setdefault(c.source_id, set()).update(c.keys | c.context.keys)
+        keys = c.keys | c.context.keys
+        source_keys.setdefault(c.source_id, set()).update(keys)
         cid = c.evidence.chunk.chunk_id
+        chunk_keys.setdefault(cid, set()).update(keys)
         chunk_facets.setdefault(cid, set(c.context.facets)).update(c.facets)
         chunk_populations.setdefault(cid, set(c.context.populations)).update(c.info.populations)
         source_populations.setdefault(c.source_id, set()).update(
@@ -489,6 +493,7 @@ def score_candidates(
     by_source: dict[str, dict[str, float]] = {}
     for c in candidates:
         cid = c.evidence.chunk.chunk_id
+        c.chunk_keys = frozenset(chunk_keys[cid])
         c.chunk_facets = frozenset(chunk_facets[cid])
         c.chunk_populations = frozenset(chunk_populations[cid])
         c.source_populations = frozenset(source_populations[c.source_id])

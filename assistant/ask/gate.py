@@ -203,13 +203,12 @@ def requirement(
     c: Candidate,
     only: set[str] | None = None,
     held: dict[str, set[str]] | None = None,
-    chunk_keys: dict[str, frozenset[str]] | None = None,
 ) -> Requirement:
     """The sentence must cover enough of what the question names, its source (everything
     retrieved from it) most of it; its chunk must speak to the question's focused facet and
     population; the sentence itself must state the quantity the question asks for, and its
-    source every number the question binds to a unit (``held``: the numbers of each source; not
-    checked without it)."""
+    source every number the question binds to a unit (``held``: the numbers of each source; None
+    when the question binds none)."""
     # a yes/no question about a finding ("does X prevent Y?") is answered by the study of X
     # and Y whatever words it measures Y with; a wh-question needs a passage on its facet
     focused = [] if q.yes_no else q.focused
@@ -242,7 +241,7 @@ def requirement(
         chunk_cosine(c),
         not named,
         held is None or set(stated_spans(q.text)) <= held.get(c.source_id, set()),
-        chunk_keys is None or _together(q, c, subjects, chunk_keys),
+        _together(q, c, subjects),
     )
 
 
@@ -252,9 +251,7 @@ TOGETHER_MIN_WEIGHT = 3.0
 in the library (an IDF of 3: rarer than one source in twenty)."""
 
 
-def _together(
-    q: QuestionProfile, c: Candidate, subjects: set[str], chunk_keys: dict[str, frozenset[str]]
-) -> bool:
+def _together(q: QuestionProfile, c: Candidate, subjects: set[str]) -> bool:
     heavy = [
         s
         for s in q.subjects
@@ -262,25 +259,16 @@ def _together(
     ]
     if len(heavy) < 2:
         return True
-    keys = chunk_keys.get(c.evidence.chunk.chunk_id, c.keys | c.context.keys)
     named = sum(
         1
         for s in heavy
         if c.coverage.get(s.surface, 0.0) >= CONTEXT_CREDIT
         or any(
-            (wanted := {k for k in alt if k not in STOPWORDS}) and wanted <= keys
+            (wanted := {k for k in alt if k not in STOPWORDS}) and wanted <= c.chunk_keys
             for alt in s.alternatives
         )
     )
     return named >= 2
-
-
-def chunk_keys(ranked: list[Candidate]) -> dict[str, frozenset[str]]:
-    """The word keys of every retrieved chunk: its units', its title's and its heading's."""
-    out: dict[str, set[str]] = {}
-    for c in ranked:
-        out.setdefault(c.evidence.chunk.chunk_id, set()).update(c.keys | c.context.keys)
-    return {cid: frozenset(keys) for cid, keys in out.items()}
 
 
 def population_named(wanted: list[str], in_chunk: frozenset[str], named: frozenset[str]) -> bool:
@@ -329,12 +317,9 @@ def assess(q: QuestionProfile, ranked: list[Candidate], window: int) -> Assessme
         "best_cosine": max((c.parts.get("cosine", 0.0) for c in ranked), default=0.0),
     }
     top = ranked[:window]
-    held = source_numbers(ranked) if stated_spans(q.text) else {}
-    keys = chunk_keys(ranked)
-    checked = [(c, requirement(q, c, held=held, chunk_keys=keys)) for c in top]
-    sides = [
-        [(c, requirement(q, c, side, held, keys)) for c in top] for side in comparison_sides(q)
-    ]
+    held = source_numbers(ranked) if stated_spans(q.text) else None
+    checked = [(c, requirement(q, c, held=held)) for c in top]
+    sides = [[(c, requirement(q, c, side, held)) for c in top] for side in comparison_sides(q)]
     if checked:
         signals["best_unit_cover"] = max(r.unit_cover for _, r in checked)
         signals["best_source_cover"] = max(r.source_cover for _, r in checked)
