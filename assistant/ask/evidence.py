@@ -21,7 +21,7 @@ import numpy as np
 
 from assistant.ask.question import QuestionProfile, Subject
 from assistant.ingest.units import chunk_units
-from assistant.text import STOPWORDS, numbers
+from assistant.text import numbers
 from assistant.types import Evidence
 from assistant.vocab.extract import token_key, tokens
 from assistant.vocab.general import general_vocabulary
@@ -376,7 +376,9 @@ SOURCE_CREDIT = 0.5
 sentence does not repeat "sHLH")."""
 
 
-def _alternative_credit(wanted: set[str], weights: dict[str, float], keys: frozenset[str]) -> float:
+def _alternative_credit(
+    wanted: frozenset[str], weights: dict[str, float], keys: frozenset[str]
+) -> float:
     total = sum(weights.get(k, 0.0) for k in wanted) or float(len(wanted))
     have = sum(weights.get(k, 0.0) or (1.0 if not weights else 0.0) for k in wanted & keys)
     return have / total if total else 0.0
@@ -400,10 +402,7 @@ def subject_credit(
         best = max(credit, CONTEXT_CREDIT * context)
     weights = dict(subject.token_weights)
     keys, context_keys = c.keys, c.context.keys
-    for alternative in subject.alternatives:
-        wanted = {k for k in alternative if k not in STOPWORDS}
-        if not wanted:
-            continue
+    for wanted in subject.key_sets:
         if wanted <= keys:
             return 1.0
         best = max(
@@ -535,10 +534,8 @@ def _source_credits(
     for s in q.subjects:
         best = 0.0
         weights = dict(s.token_weights)
-        for alternative in s.alternatives:
-            wanted = {k for k in alternative if k not in STOPWORDS}
-            if wanted:
-                best = max(best, _alternative_credit(wanted, weights, keys))
+        for wanted in s.key_sets:
+            best = max(best, _alternative_credit(wanted, weights, keys))
         if s.overlay and overlay is not None and best < 1.0:
             best = max(best, overlay.credit(s.overlay, overlay.names_in(c.context.text)))
         out[s.surface] = best

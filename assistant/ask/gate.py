@@ -35,7 +35,7 @@ from enum import StrEnum
 from assistant.ask.evidence import CONTEXT_CREDIT, Candidate, coverage, facet_credit
 from assistant.ask.question import QuestionProfile
 from assistant.config import ComposeSettings
-from assistant.text import STOPWORDS, numbers, spelled_numbers
+from assistant.text import numbers, spelled_numbers
 from assistant.vocab.general import general_vocabulary
 
 
@@ -263,10 +263,7 @@ def _together(q: QuestionProfile, c: Candidate, subjects: set[str]) -> bool:
         1
         for s in heavy
         if c.coverage.get(s.surface, 0.0) >= CONTEXT_CREDIT
-        or any(
-            (wanted := {k for k in alt if k not in STOPWORDS}) and wanted <= c.chunk_keys
-            for alt in s.alternatives
-        )
+        or any(wanted <= c.chunk_keys for wanted in s.key_sets)
     )
     return named >= 2
 

@@ -79,6 +79,16 @@ class Subject:
     """IDF of each token of its alternatives: a sentence naming "ruxolitinib" covers most of
     "first-line ruxolitinib"."""
 
+    @property
+    def key_sets(self) -> list[frozenset[str]]:
+        """The content keys of each of its alternatives (stopwords left out), an alternative
+        made only of stopwords dropped: what a text must hold to name it."""
+        return [
+            wanted
+            for alternative in self.alternatives
+            if (wanted := frozenset(k for k in alternative if k not in STOPWORDS))
+        ]
+
 
 @dataclass
 class QuestionProfile:
@@ -309,7 +319,7 @@ def _name_shaped(word: str) -> bool:
 
 
 def _with_token_weights(subject: Subject, idf: Idf) -> Subject:
-    keys = {k for alt in subject.alternatives for k in alt if k not in STOPWORDS}
+    keys = frozenset().union(*subject.key_sets)
     weights = tuple((k, idf(k) if k in idf else 0.0) for k in sorted(keys))
     return Subject(
         subject.surface,
