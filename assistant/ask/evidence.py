@@ -301,11 +301,8 @@ def candidate_units(
                     continue
                 if len(text.split()) > MAX_RESTORED_WORDS:
                     continue
-                info = (
-                    _merged(previous.info if previous else None, info, text)
-                    if quote != info.text
-                    else info
-                )
+                if previous is not None:
+                    info = _merged(previous.info, info, text)
                 restored = True
             key = (item.source.source_id, text)
             if key in seen:
@@ -357,9 +354,7 @@ def _topic_title(title: str) -> str | None:
     return title.strip()
 
 
-def _merged(first: UnitInfo | None, second: UnitInfo, text: str) -> UnitInfo:
-    if first is None:
-        return second
+def _merged(first: UnitInfo, second: UnitInfo, text: str) -> UnitInfo:
     return UnitInfo(
         text,
         first.keys | second.keys,
